@@ -1,0 +1,263 @@
+/*
+ * server.c - what the backends share: the stop flag, waiting to accept,
+ * and the per-session loop of the blocking designs.
+ */
+#define _GNU_SOURCE		/* pipe2 */
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "net.h"
+#include "proto.h"
+#include "server.h"
+
+volatile sig_atomic_t server_stop;
+static int stop_pipe[2] = { -1, -1 };
+static unsigned drain_sec;
+
+int
+server_stop_fd(void)
+{
+	return stop_pipe[0];
+}
+
+static void
+on_stop(int sig)
+{
+	int saved = errno;
+
+	/*
+	 * The first SIGTERM/SIGINT stops accepting and gives sessions in
+	 * flight drain_sec to finish; the alarm, or a second signal, ends
+	 * them.
+	 */
+	if (sig == SIGALRM || server_stop == 1 || drain_sec == 0)
+		server_stop = 2;
+	else if (server_stop == 0) {
+		server_stop = 1;
+		alarm(drain_sec);
+	}
+	/* Wake whoever polls the pipe; a full pipe is already awake. */
+	if (write(stop_pipe[1], "x", 1) == -1)
+		(void)0;
+	errno = saved;
+}
+
+int
+server_signals(int drain)
+{
+	struct sigaction sa;
+
+	if (stop_pipe[0] == -1 &&
+	    pipe2(stop_pipe, O_CLOEXEC | O_NONBLOCK) == -1)
+		return -1;
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	/* No SA_RESTART: a blocked accept() or read() must return EINTR. */
+	sa.sa_handler = on_stop;
+	if (sigaction(SIGTERM, &sa, NULL) == -1 ||
+	    sigaction(SIGINT, &sa, NULL) == -1 ||
+	    sigaction(SIGALRM, &sa, NULL) == -1)
+		return -1;
+	drain_sec = drain > 0 ? (unsigned)drain : 0;
+	/* A client gone before its reply must not kill the server. */
+	sa.sa_handler = SIG_IGN;
+	if (sigaction(SIGPIPE, &sa, NULL) == -1)
+		return -1;
+	return 0;
+}
+
+int
+server_wait_accept(int lfd)
+{
+	struct pollfd pfd[2];
+	int rc;
+
+	pfd[0].fd = lfd;
+	pfd[0].events = POLLIN;
+	pfd[1].fd = stop_pipe[0];
+	pfd[1].events = POLLIN;
+	for (;;) {
+		if (server_stop)
+			return 0;
+		rc = poll(pfd, stop_pipe[0] == -1 ? 1 : 2, -1);
+		if (rc == -1 && errno == EINTR)
+			continue;
+		if (rc == -1)
+			return -1;
+		if (server_stop)
+			return 0;
+		if (pfd[0].revents)
+			return 1;
+	}
+}
+
+int
+server_accept(int lfd, int nonblock, char *addr, size_t addrlen)
+{
+	int fd;
+
+	if ((fd = net_accept(lfd, nonblock, addr, addrlen)) != -1)
+		return fd;
+	switch (errno) {
+	case EMFILE:
+	case ENFILE:
+	case ENOBUFS:
+	case ENOMEM:
+		log_err("accept: %s; pausing", strerror(errno));
+		net_accept_backoff();
+		break;
+	case EINTR:
+	case EAGAIN:
+	case ECONNABORTED:
+	case EPROTO:
+		break;		/* the client left first, or someone else won */
+	default:
+		log_err("accept: %s", strerror(errno));
+		net_accept_backoff();
+		break;
+	}
+	return -1;
+}
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Wait for input until the idle deadline.  Returns 1 readable, 0 timed
+ * out, -1 error or hard stop (the signal that sets it interrupts poll).
+ */
+static int
+wait_input(int fd, long long deadline)
+{
+	struct pollfd pfd;
+	long long left;
+	int rc;
+
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	for (;;) {
+		if (server_stop >= 2)
+			return -1;
+		left = deadline ? deadline - now_ms() : -1;
+		if (deadline && left <= 0)
+			return 0;
+		rc = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
+		if (rc == -1 && errno != EINTR)
+			return -1;
+		if (rc > 0)
+			return 1;
+	}
+}
+
+static void
+set_send_timeout(int fd, int sec)
+{
+	struct timeval tv = { sec, 0 };
+
+	/* A client that never reads cannot pin this session forever. */
+	if (sec > 0 &&
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == -1)
+		log_err("SO_SNDTIMEO: %s", strerror(errno));
+}
+
+void
+session_run(int fd, const char *addr, const struct server_opts *o)
+{
+	char in[16384];
+	struct proto p;
+	struct buf out;
+	enum proto_status st = PROTO_MORE;
+	const char *why = "client closed";
+	long long deadline = 0;
+	size_t used;
+	ssize_t r;
+	int w;
+
+	log_session_open(o, addr);
+	proto_init(&p, o->max_line);
+	buf_init(&out);
+	/*
+	 * All replies to one read leave in one write, and Nagle is off: a
+	 * second small write would otherwise wait for the ACK of the first,
+	 * which the client's delayed ACK holds back ~40 ms.
+	 */
+	if (net_nodelay(fd, 1) == -1 && errno != EOPNOTSUPP)
+		log_err("TCP_NODELAY: %s", strerror(errno));
+	set_send_timeout(fd, o->idle_timeout);
+	for (;;) {
+		if (o->idle_timeout && deadline == 0)
+			deadline = now_ms() + 1000LL * o->idle_timeout;
+		if ((w = wait_input(fd, deadline)) <= 0) {
+			why = w == 0 ? "idle timeout" : "shutdown";
+			break;
+		}
+		if ((r = net_read(fd, in, sizeof(in))) <= 0) {
+			why = r == 0 ? "client closed" : strerror(errno);
+			break;
+		}
+		unsigned long before = p.lines;
+		st = proto_feed(&p, in, (size_t)r, &out, &used);
+		if (p.lines != before)
+			deadline = 0;	/* a whole line: the clock restarts */
+		if (buf_pending(&out) > 0 &&
+		    net_write_all(fd, buf_head(&out), buf_pending(&out)) == -1) {
+			why = errno == EAGAIN ? "client not reading" :
+			    strerror(errno);
+			break;
+		}
+		buf_clear(&out);
+		if (st != PROTO_MORE) {
+			why = st == PROTO_END ? "client sent '.'" :
+			    st == PROTO_TOOLONG ? "line too long" :
+			    "out of memory";
+			break;
+		}
+	}
+	if (st == PROTO_MORE && proto_partial(&p) > 0 &&
+	    strcmp(why, "client closed") == 0)
+		why = "client closed mid-line";
+	log_session_close(o, addr, p.lines, why);
+	proto_free(&p);
+	buf_free(&out);
+}
+
+void
+server_busy(int fd)
+{
+	static const char msg[] = "ERR server busy\n";
+
+	/* Best effort and never blocking: the client is not served anyway. */
+	(void)send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	close(fd);
+}
+
+void
+log_session_open(const struct server_opts *o, const char *addr)
+{
+	if (!o->quiet)
+		log_out("connected with %s", addr);
+}
+
+void
+log_session_close(const struct server_opts *o, const char *addr,
+    unsigned long lines, const char *why)
+{
+	if (!o->quiet)
+		log_out("session with %s ended: %lu lines, %s", addr, lines,
+		    why);
+}

@@ -1,0 +1,86 @@
+/*
+ * server.h - what every server backend sees: its options, the stop flag,
+ * and the shared per-session loop for blocking designs.
+ *
+ * A backend ("model") decides who reads and writes: one process, a
+ * thread, a child, an event loop.  It never decides what to answer; that
+ * is proto.h.  To add a model: write servers/NAME.c exposing
+ *	int serve_NAME(int listen_fd, const struct server_opts *);
+ * and add one line to the table in servers/main.c.
+ */
+#ifndef SOCKLAB_SERVER_H
+#define SOCKLAB_SERVER_H
+
+#include <signal.h>
+#include <stddef.h>
+
+struct server_opts {
+	const char	*host;
+	const char	*port;
+	const char	*model;
+	int		 backlog;
+	size_t		 max_line;	/* --max-line */
+	size_t		 max_output;	/* bytes of unsent replies per session */
+	int		 max_clients;	/* 0 = unlimited */
+	int		 idle_timeout;	/* seconds to complete a line; 0 = off */
+	int		 drain;		/* seconds sessions get after SIGTERM */
+	int		 workers;	/* pooled models */
+	int		 accept_lock;	/* prefork: lock around accept() */
+	int		 quiet;
+};
+
+/*
+ * serve() owns listen_fd: it closes it as soon as it stops accepting, so
+ * that new clients are refused while sessions in flight drain.  It
+ * returns 0 after a stop, or -1 after an error it has reported.
+ */
+struct model {
+	const char	*name;
+	const char	*what;		/* one line for --list-models */
+	int		(*serve)(int listen_fd, const struct server_opts *);
+};
+
+/*
+ * 1 after SIGTERM/SIGINT: stop accepting, let sessions finish.  2 when
+ * the drain time (--drain) is over or a second signal came: end them
+ * now.  server_stop_fd() becomes readable at the first signal, so a
+ * backend can poll() it beside its sockets.
+ */
+extern volatile sig_atomic_t server_stop;
+int	server_stop_fd(void);
+/* Install the handlers (no SA_RESTART, SIGALRM for the drain) and
+ * ignore SIGPIPE.  0 or -1. */
+int	server_signals(int drain);
+
+/*
+ * Wait until lfd is readable or a stop was requested: returns 1 if
+ * there is a connection to accept, 0 on stop, -1 on error.
+ */
+int	server_wait_accept(int lfd);
+
+/*
+ * accept() a connection, returning its descriptor and the peer's address,
+ * or -1 when there is none to serve now.  Failures that would repeat at
+ * once (EMFILE, ENFILE, ENOBUFS) are logged and followed by a short
+ * pause, so that no backend spins at 100 % CPU without descriptors.
+ */
+int	server_accept(int lfd, int nonblock, char *addr, size_t addrlen);
+
+/*
+ * Serve one connection to the end with blocking I/O: read, feed the
+ * protocol, write what it produced in one write, until ".", EOF, error,
+ * a limit, the idle timeout, or a hard stop.  Closes nothing: the
+ * caller owns fd.  addr is the peer, for the log.
+ */
+void	session_run(int fd, const char *addr, const struct server_opts *);
+
+/* Tell a client over --max-clients that it is not served, and close it. */
+void	server_busy(int fd);
+
+/* Session log lines (suppressed by --quiet), one write each so that
+ * lines from threads and children do not interleave. */
+void	log_session_open(const struct server_opts *, const char *addr);
+void	log_session_close(const struct server_opts *, const char *addr,
+	    unsigned long lines, const char *why);
+
+#endif

@@ -1,0 +1,131 @@
+/*
+ * fork.c - one child process per connection (UNP serv01).
+ *
+ * The parent only accepts and forks; it closes its copy of the connected
+ * socket at once, or the client would never see the connection end.
+ * SIGCHLD reaps every child as it exits, so no zombie outlives a moment.
+ */
+#define _GNU_SOURCE		/* prctl */
+#include <sys/prctl.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "net.h"
+#include "server.h"
+
+int	serve_fork(int, const struct server_opts *);
+
+static volatile sig_atomic_t children;
+
+static void
+on_child(int sig)
+{
+	int saved = errno;
+
+	(void)sig;
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		children--;
+	errno = saved;
+}
+
+static int
+catch_children(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_child;
+	/* SA_RESTART: a child's exit must not look like a stop request. */
+	sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+	return sigaction(SIGCHLD, &sa, NULL);
+}
+
+static void
+child(int lfd, int fd, const char *addr, const struct server_opts *o,
+    pid_t parent)
+{
+	struct sigaction sa;
+
+	close(lfd);
+	/* Never outlive the parent, even if it is killed with SIGKILL. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != parent)
+		_exit(1);
+	/* The parent owns shutdown: Ctrl-C reaches the whole process group,
+	 * so ignore SIGINT; the parent's SIGTERM still ends us. */
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGCHLD, &sa, NULL);
+	session_run(fd, addr, o);
+	close(fd);
+	_exit(0);
+}
+
+/* Let children end until the drain time is over; the rest die with us
+ * (PR_SET_PDEATHSIG). */
+static void
+drain(void)
+{
+	while (children > 0 && server_stop < 2)
+		if (poll(NULL, 0, 100) == -1 && errno != EINTR)
+			break;
+}
+
+int
+serve_fork(int lfd, const struct server_opts *o)
+{
+	char addr[NET_ADDR_LEN];
+	pid_t pid, parent = getpid();
+	sigset_t chld, old;
+	int fd, rc;
+
+	if (catch_children() == -1) {
+		log_err("sigaction: %s", strerror(errno));
+		close(lfd);
+		return -1;
+	}
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	while ((rc = server_wait_accept(lfd)) == 1) {
+		if ((fd = server_accept(lfd, 0, addr, sizeof(addr))) == -1)
+			continue;
+		if (o->max_clients > 0 && children >= o->max_clients) {
+			server_busy(fd);
+			continue;
+		}
+		/* The count is shared with the SIGCHLD handler: keep it
+		 * out while we change it. */
+		sigprocmask(SIG_BLOCK, &chld, &old);
+		if ((pid = fork()) == 0) {
+			sigprocmask(SIG_SETMASK, &old, NULL);
+			child(lfd, fd, addr, o, parent);
+		}
+		if (pid != -1)
+			children++;
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		if (pid == -1) {
+			log_err("fork: %s", strerror(errno));
+			server_busy(fd);
+			net_accept_backoff();
+			continue;
+		}
+		close(fd);
+	}
+	close(lfd);
+	if (rc == -1) {
+		log_err("poll: %s", strerror(errno));
+		return -1;
+	}
+	drain();
+	return 0;
+}

@@ -1,0 +1,230 @@
+/*
+ * main.c - bin/server: options, the model table, signals.
+ *
+ * Every model is one function in its own file; this file only picks one,
+ * opens the listening socket and hands it over.  To add a model, write
+ * servers/NAME.c and add a line to the table below.
+ */
+#include <sys/resource.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "net.h"
+#include "proto.h"
+#include "server.h"
+
+#define VERSION	"socklab 0.1"
+
+int	serve_iterative(int, const struct server_opts *);
+int	serve_thread(int, const struct server_opts *);
+int	serve_fork(int, const struct server_opts *);
+
+static const struct model models[] = {
+	{ "iterative", "one session at a time; the others wait in the backlog "
+	    "(the lab's server)", serve_iterative },
+	{ "thread", "one thread per connection", serve_thread },
+	{ "fork", "one child process per connection", serve_fork },
+};
+#define NMODELS	(sizeof(models) / sizeof(models[0]))
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+"usage: server [options]\n"
+"  -m, --model NAME       server design (default iterative; see --list-models)\n"
+"  -H, --host HOST        address to listen on (default 127.0.0.1; ::1,\n"
+"                         0.0.0.0 or :: for all interfaces)\n"
+"  -p, --port PORT        TCP port (default 12000; 0 = any free port)\n"
+"  -b, --backlog N        listen() backlog (default 128; the lab uses 1)\n"
+"      --max-line N       longest request line in bytes (default %d)\n"
+"      --max-output N     unsent reply bytes kept per session (default 1048576)\n"
+"  -C, --max-clients N    sessions at once; more get 'ERR server busy'\n"
+"                         (default 1024 for thread and fork; 0 = no limit)\n"
+"      --idle-timeout SEC close a session that completes no line for SEC\n"
+"                         seconds (default 300; 0 = never)\n"
+"      --drain SEC        after SIGTERM/SIGINT, time sessions get to end\n"
+"                         (default 5)\n"
+"  -w, --workers N        processes or threads of the pooled models\n"
+"                         (default: the number of CPUs)\n"
+"      --accept-lock      prefork: serialize accept() with a lock\n"
+"  -q, --quiet            do not log sessions\n"
+"  -l, --list-models      list the models and exit\n"
+"  -h, --help             this help\n"
+"  -V, --version          print the version\n"
+"The first line on standard output is 'listening on ADDR:PORT (model M,\n"
+"backlog B)'.  SIGTERM or SIGINT stops accepting and lets sessions in\n"
+"flight end within --drain seconds; a second signal ends them at once.\n",
+	    PROTO_DEFAULT_MAX_LINE);
+}
+
+static long
+number(const char *opt, const char *s, long min, long max)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end != '\0' || v < min || v > max) {
+		log_err("%s: '%s' is not a number from %ld to %ld", opt, s,
+		    min, max);
+		usage(stderr);
+		exit(2);
+	}
+	return v;
+}
+
+static const struct model *
+find_model(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NMODELS; i++)
+		if (strcmp(models[i].name, name) == 0)
+			return &models[i];
+	return NULL;
+}
+
+static void
+list_models(void)
+{
+	size_t i;
+
+	for (i = 0; i < NMODELS; i++)
+		printf("%-12s %s\n", models[i].name, models[i].what);
+}
+
+/* Thousands of sessions need thousands of descriptors. */
+static void
+raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+		log_err("cannot raise the descriptor limit: %s",
+		    strerror(errno));
+}
+
+static void
+parse(int argc, char **argv, struct server_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "model", required_argument, NULL, 'm' },
+		{ "host", required_argument, NULL, 'H' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "backlog", required_argument, NULL, 'b' },
+		{ "max-line", required_argument, NULL, 'L' },
+		{ "max-output", required_argument, NULL, 'O' },
+		{ "max-clients", required_argument, NULL, 'C' },
+		{ "idle-timeout", required_argument, NULL, 'I' },
+		{ "drain", required_argument, NULL, 'D' },
+		{ "workers", required_argument, NULL, 'w' },
+		{ "accept-lock", no_argument, NULL, 'A' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "list-models", no_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int ch, clients_set = 0;
+	long ncpu;
+
+	while ((ch = getopt_long(argc, argv, "m:H:p:b:C:w:qlhV", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'm': o->model = optarg; break;
+		case 'H': o->host = optarg; break;
+		case 'p':
+			number("--port", optarg, 0, 65535);
+			o->port = optarg;
+			break;
+		case 'b': o->backlog = (int)number("--backlog", optarg, 0,
+		    INT_MAX); break;
+		case 'L': o->max_line = (size_t)number("--max-line", optarg,
+		    1, 1L << 30); break;
+		case 'O': o->max_output = (size_t)number("--max-output",
+		    optarg, 4096, 1L << 30); break;
+		case 'C':
+			o->max_clients = (int)number("--max-clients", optarg,
+			    0, INT_MAX);
+			clients_set = 1;
+			break;
+		case 'I': o->idle_timeout = (int)number("--idle-timeout",
+		    optarg, 0, 86400 * 365); break;
+		case 'D': o->drain = (int)number("--drain", optarg, 0,
+		    86400); break;
+		case 'w': o->workers = (int)number("--workers", optarg, 1,
+		    4096); break;
+		case 'A': o->accept_lock = 1; break;
+		case 'q': o->quiet = 1; break;
+		case 'l': list_models(); exit(0);
+		case 'h': usage(stdout); exit(0);
+		case 'V': puts(VERSION); exit(0);
+		default: usage(stderr); exit(2);
+		}
+	}
+	if (optind < argc) {
+		log_err("unexpected argument '%s'", argv[optind]);
+		usage(stderr);
+		exit(2);
+	}
+	if (find_model(o->model) == NULL) {
+		log_err("unknown model '%s'; try --list-models", o->model);
+		exit(2);
+	}
+	/* One thread or child per session must not be unbounded. */
+	if (!clients_set && (strcmp(o->model, "thread") == 0 ||
+	    strcmp(o->model, "fork") == 0))
+		o->max_clients = 1024;
+	if (o->workers == 0) {
+		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		o->workers = ncpu > 0 ? (int)ncpu : 1;
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	struct server_opts o = {
+		.host = "127.0.0.1", .port = "12000", .model = "iterative",
+		.backlog = 128, .max_line = PROTO_DEFAULT_MAX_LINE,
+		.max_output = 1 << 20, .idle_timeout = 300, .drain = 5,
+	};
+	char err[NET_ERR_LEN], addr[NET_ADDR_LEN];
+	const struct model *m;
+	int lfd, rc;
+
+	log_setprog(argv[0]);
+	parse(argc, argv, &o);
+	m = find_model(o.model);
+	raise_nofile();
+	if (server_signals(o.drain) == -1)
+		die(1, "signals: %s", strerror(errno));
+	lfd = net_listen(o.host, o.port, SOCK_STREAM, o.backlog, 0, err,
+	    sizeof(err));
+	if (lfd == -1)
+		die(1, "%s", err);
+	if (net_local_addr(lfd, addr, sizeof(addr)) == -1)
+		die(1, "getsockname: %s", strerror(errno));
+	printf("listening on %s (model %s, backlog %d)\n", addr, m->name,
+	    o.backlog);
+	if (fflush(stdout) == EOF)
+		die(1, "stdout: %s", strerror(errno));
+	rc = m->serve(lfd, &o);		/* closes lfd */
+	if (rc != 0)
+		return 1;
+	if (!o.quiet)
+		log_out("stopped");
+	return 0;
+}
