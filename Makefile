@@ -51,8 +51,7 @@ UNITS	 = $(patsubst tests/unit/%.c,$(BIN)/unit-%,$(UNIT_SRC))
 
 obj = $(patsubst %.c,$(OBJ)/%.o,$(1))
 
-.PHONY: all test check bench backlog demo stress fuzz clean install deps \
-	units
+.PHONY: all test check deps deps-test clean install uninstall casetab
 all: $(PROGS) $(UNITS)
 
 $(OBJ)/%.o: %.c
@@ -92,7 +91,8 @@ $(BIN)/unit-%: $(OBJ)/tests/unit/%.o $(LIBA)
 
 # The case table is generated C, committed; regenerating needs Python 3.
 casetab:
-	python3 scripts/gen-casetab.py > lib/casetab.c
+	python3 scripts/gen-casetab.py > lib/casetab.c.tmp
+	mv lib/casetab.c.tmp lib/casetab.c
 
 # Tests: every tests/*.t through prove; SOCKLAB_BIN tells them which build.
 test: deps-test all
@@ -105,9 +105,16 @@ deps-test:
 deps:
 	@sh scripts/deps.sh all
 
-install: all
+# Installed names carry a socklab- prefix: "server" and "client" are too
+# plain for a shared bin directory.
+install: $(PROGS)
 	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 755 $(PROGS) $(DESTDIR)$(PREFIX)/bin
+	for p in $(PROGS); do \
+		install -m 755 $$p $(DESTDIR)$(PREFIX)/bin/socklab-$${p##*/} || exit 1; \
+	done
+
+uninstall:
+	for p in $(PROGS); do rm -f $(DESTDIR)$(PREFIX)/bin/socklab-$${p##*/}; done
 
 clean:
 	rm -rf bin build
