@@ -1,0 +1,324 @@
+/*
+ * udp-client.c - bin/udp-client: the lab's UDP client, made safe.
+ *
+ * Each line of standard input (without its newline, as the lab's
+ * input()) goes out as one datagram; each reply is printed on a line.
+ * UDP gives no guarantee that anything answers, so every wait for a
+ * reply is bounded by --timeout: the client never hangs.
+ *
+ * The slides' two outcomes when no server listens, both shown here:
+ *  - default, a connected socket: connect() on UDP sends nothing, it
+ *    only fixes the peer.  The kernel then knows which socket the ICMP
+ *    "port unreachable" belongs to and reports it as ECONNREFUSED on the
+ *    next recv() or send(): "connection refused", at once.
+ *  - --no-connect, sendto()/recvfrom() as in the lab: the kernel does
+ *    not report ICMP errors to an unconnected socket (Linux, BSD: the
+ *    socket could be talking to many peers), so only the timeout ends
+ *    the wait: "timeout expired: server not reachable".
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "net.h"
+
+#define VERSION		"socklab 0.1"
+#define DGRAM_MAX	65536	/* any UDP payload fits (65507 / 65527) */
+
+struct client {
+	int			 fd;
+	int			 connected;
+	struct sockaddr_storage	 peer;		/* --no-connect: where to send */
+	socklen_t		 peerlen;
+	int			 timeout_ms;
+	char			 name[NET_ADDR_LEN + 256];	/* HOST:PORT */
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+"usage: udp-client [options]\n"
+"  -H, --host HOST      server address (default 127.0.0.1)\n"
+"  -p, --port PORT      server UDP port (default 12000)\n"
+"  -t, --timeout SEC    wait at most SEC seconds for each reply (default 1)\n"
+"      --no-connect     use sendto()/recvfrom() on an unconnected socket:\n"
+"                       a missing server is then noticed only by the timeout\n"
+"  -h, --help           this help\n"
+"  -V, --version        print the version\n"
+"Sends each line of standard input, without its newline, as one datagram\n"
+"and prints each reply on a line.  With no server it exits with status 1:\n"
+"'connection refused' (connected socket, the default) or 'timeout expired'\n"
+"(--no-connect, or when the reply is lost).\n");
+}
+
+static void
+bad_usage(void)
+{
+	usage(stderr);
+	exit(2);
+}
+
+static int
+parse_timeout(const char *s)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end != '\0' || !isfinite(v) || v <= 0 ||
+	    v > 86400) {
+		log_err("--timeout: '%s' is not a number of seconds above 0 "
+		    "(up to 86400)", s);
+		bad_usage();
+	}
+	return v * 1000 < 1 ? 1 : (int)(v * 1000 + 0.5);
+}
+
+static void
+check_port(const char *s)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end != '\0' || v < 1 || v > 65535) {
+		log_err("--port: '%s' is not a number from 1 to 65535", s);
+		bad_usage();
+	}
+}
+
+/* "1.0 s", "0.25 s": as the user would write it, without libm. */
+static void
+fmt_secs(int ms, char *out, size_t n)
+{
+	if (ms % 100 == 0)
+		snprintf(out, n, "%d.%d s", ms / 1000, ms / 100 % 10);
+	else
+		snprintf(out, n, "%d.%03d s", ms / 1000, ms % 1000);
+}
+
+static long
+now_ms(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
+		die(1, "clock_gettime: %s", strerror(errno));
+	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+refused(const struct client *c)
+{
+	die(1, "connection refused: no UDP server on %s", c->name);
+}
+
+static void
+timed_out(const struct client *c)
+{
+	char t[32];
+
+	fmt_secs(c->timeout_ms, t, sizeof(t));
+	die(1, "timeout expired: server not reachable (no reply in %s)", t);
+}
+
+static int
+same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	const struct sockaddr_in *a4, *b4;
+	const struct sockaddr_in6 *a6, *b6;
+
+	if (a->ss_family != b->ss_family)
+		return 0;
+	if (a->ss_family == AF_INET) {
+		a4 = (const struct sockaddr_in *)a;
+		b4 = (const struct sockaddr_in *)b;
+		return a4->sin_port == b4->sin_port &&
+		    a4->sin_addr.s_addr == b4->sin_addr.s_addr;
+	}
+	if (a->ss_family == AF_INET6) {
+		a6 = (const struct sockaddr_in6 *)a;
+		b6 = (const struct sockaddr_in6 *)b;
+		return a6->sin6_port == b6->sin6_port &&
+		    memcmp(&a6->sin6_addr, &b6->sin6_addr,
+		    sizeof(a6->sin6_addr)) == 0;
+	}
+	return 0;
+}
+
+static void
+send_line(const struct client *c, const char *line, size_t n)
+{
+	ssize_t w;
+
+	do {
+		if (c->connected)
+			w = send(c->fd, line, n, 0);
+		else
+			w = sendto(c->fd, line, n, 0,
+			    (const struct sockaddr *)&c->peer, c->peerlen);
+	} while (w == -1 && errno == EINTR);
+	if (w != -1)
+		return;
+	/* The ICMP error of an earlier datagram may surface here. */
+	if (errno == ECONNREFUSED)
+		refused(c);
+	if (errno == EMSGSIZE)
+		die(1, "a line of %zu bytes does not fit in one datagram", n);
+	die(1, "send to %s: %s", c->name, strerror(errno));
+}
+
+/*
+ * Wait for the reply until the deadline.  A connected socket only ever
+ * receives from its peer; an unconnected one takes datagrams from anyone,
+ * so those from another address are dropped, as UNP 8.8 advises.
+ */
+static size_t
+recv_reply(const struct client *c, char *buf, size_t cap)
+{
+	struct sockaddr_storage from;
+	struct pollfd pfd;
+	struct iovec iov;
+	struct msghdr msg;
+	long deadline = now_ms() + c->timeout_ms, left;
+	ssize_t n;
+	int rc;
+
+	for (;;) {
+		if ((left = deadline - now_ms()) <= 0)
+			timed_out(c);
+		pfd.fd = c->fd;
+		pfd.events = POLLIN;
+		rc = poll(&pfd, 1, (int)left);
+		if (rc == -1 && errno == EINTR)
+			continue;
+		if (rc == -1)
+			die(1, "poll: %s", strerror(errno));
+		if (rc == 0)
+			timed_out(c);
+		memset(&msg, 0, sizeof(msg));
+		iov.iov_base = buf;
+		iov.iov_len = cap;
+		msg.msg_name = &from;
+		msg.msg_namelen = sizeof(from);
+		msg.msg_iov = &iov;
+		msg.msg_iovlen = 1;
+		n = recvmsg(c->fd, &msg, MSG_DONTWAIT);
+		if (n == -1) {
+			if (errno == EINTR || errno == EAGAIN ||
+			    errno == EWOULDBLOCK)
+				continue;
+			if (errno == ECONNREFUSED)
+				refused(c);
+			die(1, "receive from %s: %s", c->name, strerror(errno));
+		}
+		if (!c->connected && !same_addr(&from, &c->peer))
+			continue;
+		if (msg.msg_flags & MSG_TRUNC)
+			log_err("reply longer than %zu bytes, truncated", cap);
+		return (size_t)n;
+	}
+}
+
+static void
+open_socket(struct client *c, const char *host, const char *port)
+{
+	char err[NET_ERR_LEN];
+
+	if (c->connected) {
+		c->fd = net_connect(host, port, SOCK_DGRAM, 0, err, sizeof(err));
+		if (c->fd == -1)
+			die(1, "%s", err);
+		return;
+	}
+	if (net_resolve(host, port, SOCK_DGRAM, &c->peer, &c->peerlen, err,
+	    sizeof(err)) == -1)
+		die(1, "%s", err);
+	c->fd = socket(c->peer.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (c->fd == -1)
+		die(1, "socket: %s", strerror(errno));
+}
+
+static void
+run(struct client *c)
+{
+	static char reply[DGRAM_MAX];
+	char *line = NULL;
+	size_t cap = 0, n;
+	ssize_t len;
+	int prompt = isatty(STDIN_FILENO);
+
+	for (;;) {
+		if (prompt)
+			fputs("> ", stderr);
+		if ((len = getline(&line, &cap, stdin)) == -1)
+			break;
+		if (len > 0 && line[len - 1] == '\n')
+			len--;
+		send_line(c, line, (size_t)len);
+		n = recv_reply(c, reply, sizeof(reply));
+		if (fwrite(reply, 1, n, stdout) != n || putchar('\n') == EOF ||
+		    fflush(stdout) == EOF)
+			die(1, "stdout: %s", strerror(errno));
+	}
+	if (ferror(stdin))
+		die(1, "stdin: %s", strerror(errno));
+	if (prompt)
+		fputs("\n", stderr);
+	free(line);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "host", required_argument, NULL, 'H' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "no-connect", no_argument, NULL, 'N' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct client c = { .fd = -1, .connected = 1, .timeout_ms = 1000 };
+	const char *host = "127.0.0.1", *port = "12000";
+	int ch;
+
+	log_setprog(argv[0]);
+	while ((ch = getopt_long(argc, argv, "H:p:t:hV", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'H': host = optarg; break;
+		case 'p': check_port(optarg); port = optarg; break;
+		case 't': c.timeout_ms = parse_timeout(optarg); break;
+		case 'N': c.connected = 0; break;
+		case 'h': usage(stdout); exit(0);
+		case 'V': puts(VERSION); exit(0);
+		default: usage(stderr); exit(2);
+		}
+	}
+	if (optind < argc) {
+		log_err("unexpected argument '%s'", argv[optind]);
+		bad_usage();
+	}
+	snprintf(c.name, sizeof(c.name), strchr(host, ':') ? "[%s]:%s" :
+	    "%s:%s", host, port);
+	open_socket(&c, host, port);
+	run(&c);
+	if (close(c.fd) == -1)
+		die(1, "close: %s", strerror(errno));
+	return 0;
+}
