@@ -1,0 +1,156 @@
+/*
+ * loadgen.h - what the parts of bin/loadgen share.
+ *
+ *	loadgen.c		options, threads, signals, progress
+ *	loadgen_session.c	one epoll loop per thread and its sessions
+ *	loadgen_report.c	the summary, --csv and --json
+ *
+ * All times are CLOCK_MONOTONIC nanoseconds.
+ */
+#ifndef SOCKLAB_LOADGEN_H
+#define SOCKLAB_LOADGEN_H
+
+#include <sys/socket.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hist.h"
+
+#define LOADGEN_VERSION	"0.1"
+
+/* Error kinds; the order is the order of the report. */
+enum err_kind {
+	E_REFUSED,		/* connect: ECONNREFUSED, no listener */
+	E_RESET,		/* ECONNRESET / EPIPE on an open connection */
+	E_CLOSED,		/* the server closed the connection */
+	E_TIMEOUT,		/* no reply within --timeout */
+	E_CONNECT_TIMEOUT,	/* no handshake within --connect-timeout */
+	E_MISMATCH,		/* a reply that is not the expected one */
+	E_OTHER,		/* anything else (EADDRNOTAVAIL, EMFILE...) */
+	E_NKINDS
+};
+extern const char *const err_names[E_NKINDS];
+
+struct opts {
+	const char	*host;
+	const char	*port;
+	int		 sessions;	/* -c */
+	int		 threads;	/* -t */
+	int		 depth;		/* -P */
+	int		 keepalive;	/* -k */
+	size_t		 size;		/* -s, '\n' included */
+	uint64_t	 total;		/* -n; 0: none */
+	uint64_t	 duration;	/* -d, measured time; 0: none */
+	uint64_t	 warmup;
+	double		 rate;		/* req/s; 0: closed loop */
+	double		 connect_rate;	/* sessions/s; 0: burst */
+	uint64_t	 timeout;
+	uint64_t	 connect_timeout;
+	uint64_t	 seed;
+	char		*request;	/* --request, escapes decoded */
+	size_t		 request_len;
+	char		*expect;	/* its upper-cased reply */
+	int		 verify;
+	const char	*json;
+	int		 csv;
+	int		 quiet;
+	int		 progress;	/* stderr is a tty, no -q */
+	struct sockaddr_storage addr;
+	socklen_t	 addrlen;
+};
+
+/* Everything one thread measures; merged into one at the end. */
+struct stats {
+	struct hist	 lat;		/* from the due time */
+	struct hist	 lat_unc;	/* from the actual send */
+	struct hist	 conn;		/* connect() to established */
+	struct hist	 first;		/* connect() to first reply */
+	uint64_t	 committed;	/* measured requests taken on */
+	uint64_t	 completed;	/* measured, answered right */
+	uint64_t	 failed;	/* measured requests lost to an error */
+	uint64_t	 warm;		/* replies to warm-up requests */
+	uint64_t	 sent;		/* written, warm-up too */
+	uint64_t	 errors[E_NKINDS];
+	uint64_t	 connects;	/* connect() calls */
+	uint64_t	 established;
+	uint64_t	 syn_retrans;	/* tcpi_total_retrans > 0 */
+	uint64_t	 slow_connects;	/* connect took >= 1 s */
+	uint64_t	 lost;		/* sessions ended by errors */
+	uint64_t	 bytes_out;
+	uint64_t	 bytes_in;
+	uint64_t	 t_end;		/* when the loop ended */
+};
+
+struct worker {
+	int		 id;
+	pthread_t	 tid;
+	int		 epfd;
+	struct session	*sess;
+	size_t		 nsess;
+	size_t		 next_open;	/* first one not opened */
+	size_t		 active;	/* sessions not done */
+	uint64_t	 budget;	/* closed loop -n: measured left */
+	struct session	**heap;		/* by next due time */
+	size_t		 nheap;
+	char		*rbuf;		/* read scratch */
+	char		*xbuf;		/* expected-reply scratch */
+	char		 errmsg[160];	/* first E_OTHER, to log */
+	size_t		 nopen;		/* connected sessions */
+	size_t		 nconnecting;
+	struct stats	 st;
+	atomic_uint_fast64_t p_done;	/* for the progress line */
+	atomic_uint_fast64_t p_errors;
+	atomic_uint_fast64_t p_open;
+	atomic_uint_fast64_t p_connecting;
+	atomic_int	 finished;
+};
+
+/* The run, as the workers see it; set before they start. */
+struct run {
+	const struct opts *o;
+	uint64_t	 t0;		/* start: first connect */
+	uint64_t	 measure_start;	/* t0 + warm-up */
+	uint64_t	 deadline;	/* 0: none */
+	uint64_t	 interval;	/* open loop: per-session gap, ns */
+	atomic_int	 stop;		/* Ctrl-C */
+	pthread_t	 main_thread;	/* SIGUSR1: a worker ended */
+};
+extern struct run run;
+
+struct netstat {
+	int		 ok;
+	uint64_t	 overflows;	/* TcpExt ListenOverflows */
+	uint64_t	 drops;		/* TcpExt ListenDrops */
+};
+
+/* What the report needs beyond the merged stats. */
+struct result {
+	struct stats	 st;
+	struct netstat	 ns_before, ns_after;
+	double		 elapsed;	/* s, t0 to the end */
+	double		 measured;	/* s, after the warm-up */
+	double		 throughput;	/* completed / measured */
+	int		 interrupted;
+	int		 cut_short;
+	int		 rate_short;	/* open loop: < 95 % of --rate */
+	int		 status;	/* exit status */
+};
+
+uint64_t now_ns(void);
+
+int	 worker_init(struct worker *, int id, const struct opts *);
+void	 worker_free(struct worker *);
+void	*worker_main(void *);
+int	 stats_init(struct stats *);
+void	 stats_free(struct stats *);
+int	 stats_merge(struct stats *, const struct stats *);
+
+void	 report_summary(const struct opts *, const struct result *);
+void	 report_csv(const struct opts *, const struct result *);
+int	 report_json(const struct opts *, const struct result *,
+	    const char *path, char *err, size_t errlen);
+
+#endif
