@@ -99,6 +99,41 @@ test: deps-test all
 	SOCKLAB_BIN=$(CURDIR)/$(BIN) $(PROVE) -j$(JOBS) --exec '' tests/*.t
 check: test
 
+# make stress: the fault suite (tests/stress/*.t, a few minutes): hostile
+# clients, limits, churn, signals and valgrind, on every model.
+.PHONY: stress
+stress: all
+	SOCKLAB_BIN=$(CURDIR)/$(BIN) $(PROVE) --exec '' tests/stress/*.t
+
+# make fuzz [FUZZ_TIME=60]: build each fuzz/fuzz_*.c as a libFuzzer target
+# (clang) and run it FUZZ_TIME seconds; make -j2 fuzz runs two at once.
+# The corpus grows in build/fuzz/corpus/NAME, seeded from tests/data
+# (inputs cut at FUZZ_MAXLEN bytes: short inputs run many times faster);
+# a crashing input is saved as build/fuzz/NAME-crash-*.
+FUZZ_TIME ?= 60
+FUZZ_MAXLEN ?= 1024
+FUZZ_CC	  ?= clang
+FUZZ_SRC   = $(wildcard fuzz/fuzz_*.c)
+FUZZ_LIB   = lib/proto.c lib/buf.c lib/casemap.c lib/casetab.c
+
+build/fuzz/bin/%: fuzz/%.c $(FUZZ_LIB) $(wildcard lib/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined \
+	    -fno-sanitize-recover=all $(ALL_CPPFLAGS) -o $@ $< $(FUZZ_LIB)
+fuzz-run-%: build/fuzz/bin/%
+	@mkdir -p build/fuzz/corpus/$*
+	$< -max_total_time=$(FUZZ_TIME) -max_len=$(FUZZ_MAXLEN) -timeout=10 \
+	    -print_final_stats=1 -artifact_prefix=build/fuzz/$*- \
+	    build/fuzz/corpus/$* tests/data
+fuzz: $(patsubst fuzz/%.c,fuzz-run-%,$(FUZZ_SRC))
+.PRECIOUS: build/fuzz/bin/%
+
+# make bench [QUICK=1] [BENCH_ARGS='--models epoll,thread ...']: every model
+# under load, results in results/<date>-<host>/ (see bench/bench.py --help).
+bench: all
+	python3 bench/bench.py $(if $(filter-out 0 no,$(QUICK)),--quick) --bin $(CURDIR)/$(BIN) \
+	    $(BENCH_ARGS)
+
 deps-test:
 	@sh scripts/deps.sh test
 
@@ -115,6 +150,29 @@ install: $(PROGS)
 
 uninstall:
 	for p in $(PROGS); do rm -f $(DESTDIR)$(PREFIX)/bin/socklab-$${p##*/}; done
+
+# Teaching demos, one per exercise of the lab (docs/exercise-*.md,
+# docs/backlog.md); each is bounded in time.  STEP=1 pauses for Enter
+# between parts, DEMO_LANG=it narrates in Italian, BACKLOG_ARGS='-b 2 -k 6'
+# goes to demo-backlog.  `make demo` runs them all in the lab's order.
+DEMO_ARGS = $(if $(filter-out 0 no,$(STEP)),--step) \
+	    $(if $(DEMO_LANG),--lang $(DEMO_LANG))
+DEMO_ENV  = SOCKLAB_BIN=$(CURDIR)/$(BIN)
+.PHONY: backlog demo demo-udp demo-exercise2 demo-exercise3
+backlog: $(BIN)/server $(BIN)/demo-backlog
+	$(DEMO_ENV) $(BIN)/demo-backlog $(DEMO_ARGS) $(BACKLOG_ARGS)
+demo-udp: $(BIN)/udp-server $(BIN)/udp-client
+	$(DEMO_ENV) python3 demos/demo-udp.py $(DEMO_ARGS)
+demo-exercise2: $(BIN)/server
+	$(DEMO_ENV) python3 demos/demo-exercise2.py $(DEMO_ARGS)
+demo-exercise3: $(BIN)/demo-exercise3
+	$(DEMO_ENV) $(BIN)/demo-exercise3 $(DEMO_ARGS)
+demo: $(BIN)/server $(BIN)/udp-server $(BIN)/udp-client $(BIN)/demo-backlog \
+    $(BIN)/demo-exercise3
+	$(DEMO_ENV) python3 demos/demo-udp.py $(DEMO_ARGS)
+	$(DEMO_ENV) python3 demos/demo-exercise2.py $(DEMO_ARGS)
+	$(DEMO_ENV) $(BIN)/demo-backlog $(DEMO_ARGS) $(BACKLOG_ARGS)
+	$(DEMO_ENV) $(BIN)/demo-exercise3 $(DEMO_ARGS)
 
 clean:
 	rm -rf bin build

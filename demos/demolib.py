@@ -1,0 +1,190 @@
+"""demolib.py - what the Python demos share (stdlib only).
+
+The clock and the timeline every event is printed on, the two languages
+(--lang it), the pause for class (--step), the JSON file (--json), and
+starting a socklab program that announces itself with 'listening on
+ADDR:PORT (...)' while its log lines are timestamped as they come.
+"""
+
+import argparse
+import json
+import os
+import re
+import select
+import subprocess
+import sys
+import threading
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LANG = "en"
+STEP = False
+_lock = threading.Lock()
+T0 = time.monotonic()
+
+
+def tr(en, it):
+    """The narration in the chosen language."""
+    return it if LANG == "it" else en
+
+
+def parser(description):
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--json", metavar="FILE",
+                   help="also write the measurements as JSON ('-' = stdout)")
+    p.add_argument("--lang", choices=("en", "it"), default="en",
+                   help="narration in English (default) or Italian")
+    p.add_argument("--step", action="store_true",
+                   help="pause for Enter between parts (for class)")
+    return p
+
+
+def setup(args):
+    global LANG, STEP
+    LANG = args.lang
+    STEP = args.step
+
+
+def now():
+    """Seconds since the demo started."""
+    return time.monotonic() - T0
+
+
+def say(text=""):
+    with _lock:
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+
+
+def ev(who, msg, t=None):
+    """One line of the timeline: '  +1.234 s  client B   message'."""
+    t = now() if t is None else t
+    say("  %+7.3f s  %-9s %s" % (t, who, msg))
+    return t
+
+
+def pause():
+    if not STEP:
+        return
+    sys.stdout.write(tr("  [Enter to go on] ", "  [Invio per continuare] "))
+    sys.stdout.flush()
+    try:
+        if sys.stdin.readline() == "":
+            raise EOFError
+    except (EOFError, OSError):
+        globals()["STEP"] = False    # no terminal: run on unattended
+
+
+def bin_path(name):
+    d = os.environ.get("SOCKLAB_BIN") or os.path.join(REPO, "bin")
+    return os.path.join(d, name)
+
+
+def need(*names):
+    """Exit with a clear message if a program is not built."""
+    missing = [n for n in names if not os.access(bin_path(n), os.X_OK)]
+    if missing:
+        sys.stderr.write("%s: %s not built; run 'make' first\n" % (
+            os.path.basename(sys.argv[0]), ", ".join(bin_path(n) for n in missing)))
+        sys.exit(1)
+
+
+def write_json(path, doc):
+    if not path:
+        return
+    text = json.dumps(doc, indent=1)
+    if path == "-":
+        sys.stdout.write(text + "\n")
+    else:
+        with open(path, "w") as f:
+            f.write(text + "\n")
+
+
+LISTENING = re.compile(r"^listening on (?:\[([^\]]+)\]|([^:\s]+)):(\d+) \(([^)]*)\)$")
+
+
+class Program:
+    """A server that prints 'listening on ADDR:PORT (...)' first.  Its
+    later stdout lines are kept with the time they arrived (and printed
+    on the timeline as 'who' when echo is set)."""
+
+    def __init__(self, args, who="server", echo=True, timeout=10.0):
+        self.who = who
+        self.echo = echo
+        self.lines = []            # (time, line)
+        self._cv = threading.Condition()
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE)
+        first = ""
+        if select.select([self.proc.stdout], [], [], timeout)[0]:
+            first = self.proc.stdout.readline().decode("utf-8", "replace").rstrip("\n")
+        m = LISTENING.match(first)
+        if not m:
+            self.stop()
+            raise RuntimeError("%s did not start: %r %r" % (
+                " ".join(args), first, self.proc.stderr.read(500)))
+        self.port = int(m.group(3))
+        self.first = first
+        self._threads = [threading.Thread(target=self._drain, args=(self.proc.stdout, ""), daemon=True),
+                         threading.Thread(target=self._drain, args=(self.proc.stderr, "stderr: "), daemon=True)]
+        for th in self._threads:
+            th.start()
+
+    def _drain(self, f, prefix):
+        for raw in iter(f.readline, b""):
+            line = prefix + raw.decode("utf-8", "replace").rstrip("\n")
+            t = now()
+            with self._cv:
+                self.lines.append((t, line))
+                self._cv.notify_all()
+            if self.echo:
+                ev(self.who, line, t)
+
+    def wait_for(self, pattern, timeout=5.0, start=0):
+        """(time, line) of the first line from index start matching, or None."""
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        with self._cv:
+            while True:
+                for t, line in self.lines[start:]:
+                    if rx.search(line):
+                        return t, line
+                left = deadline - time.monotonic()
+                if left <= 0 or self.proc.poll() is not None:
+                    return None
+                self._cv.wait(min(left, 0.1))
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        for th in getattr(self, "_threads", []):
+            th.join(2)
+        return self.proc.returncode
+
+
+def read_snmp():
+    """Counters of /proc/net/snmp as {'Udp': {...}, 'Icmp': {...}}."""
+    out = {}
+    try:
+        with open("/proc/net/snmp") as f:
+            rows = f.read().splitlines()
+    except OSError:
+        return out
+    for names, values in zip(rows[0::2], rows[1::2]):
+        proto, names = names.split(":", 1)
+        _, values = values.split(":", 1)
+        out[proto] = dict(zip(names.split(), (int(v) for v in values.split())))
+    return out
+
+
+def snmp_delta(before, after, proto, name):
+    try:
+        return after[proto][name] - before[proto][name]
+    except KeyError:
+        return None
