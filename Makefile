@@ -36,7 +36,8 @@ LIB_SRC	   = $(wildcard lib/*.c)
 SERVER_SRC = $(filter-out servers/udp-server.c,$(wildcard servers/*.c))
 LOADGEN_SRC = $(wildcard bench/loadgen*.c bench/hist.c)
 PINGPONG_SRC = $(wildcard bench/pingpong.c)
-DEMO_SRC   = $(wildcard demos/*.c)
+DEMO_SRC   = $(filter-out demos/demolib.c,$(wildcard demos/*.c))
+BACKLOG_SRC = $(wildcard demos/backlog/*.c) demos/demolib.c
 UNIT_SRC   = $(wildcard tests/unit/*.c)
 
 PROGS	= $(BIN)/server $(BIN)/client $(BIN)/udp-server $(BIN)/udp-client
@@ -46,7 +47,7 @@ endif
 ifneq ($(PINGPONG_SRC),)
 PROGS	+= $(BIN)/pingpong
 endif
-PROGS	+= $(patsubst demos/%.c,$(BIN)/%,$(DEMO_SRC))
+PROGS	+= $(patsubst demos/%.c,$(BIN)/%,$(DEMO_SRC)) $(BIN)/demo-backlog
 UNITS	 = $(patsubst tests/unit/%.c,$(BIN)/unit-%,$(UNIT_SRC))
 
 obj = $(patsubst %.c,$(OBJ)/%.o,$(1))
@@ -82,7 +83,10 @@ $(BIN)/loadgen: $(call obj,$(LOADGEN_SRC)) $(LIBA)
 $(BIN)/pingpong: $(call obj,$(PINGPONG_SRC)) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS)
-$(BIN)/%: $(OBJ)/demos/%.o $(LIBA)
+$(BIN)/demo-backlog: $(call obj,$(BACKLOG_SRC)) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS)
+$(BIN)/%: $(OBJ)/demos/%.o $(OBJ)/demos/demolib.o $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS)
 $(BIN)/unit-%: $(OBJ)/tests/unit/%.o $(LIBA)

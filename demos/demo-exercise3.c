@@ -21,7 +21,6 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -96,20 +95,6 @@ usage(FILE *f)
 "      --step          pause for Enter between parts (for class)\n"
 "  -h, --help          this help\n"
 "Everything runs on 127.0.0.1, on a port the kernel picks.\n");
-}
-
-static long
-number(const char *opt, const char *s, long min, long max)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end != '\0' || v < min || v > max)
-		die(2, "%s: '%s' is not a number from %ld to %ld", opt, s, min,
-		    max);
-	return v;
 }
 
 /*
@@ -489,9 +474,7 @@ parse(int argc, char **argv, struct opts *o)
 		{ "rounds", required_argument, NULL, 'r' },
 		{ "only", required_argument, NULL, 'O' },
 		{ "json", required_argument, NULL, 'j' },
-		{ "lang", required_argument, NULL, 'l' },
-		{ "step", no_argument, NULL, 's' },
-		{ "help", no_argument, NULL, 'h' },
+		DEMO_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
 	size_t i;
@@ -500,23 +483,17 @@ parse(int argc, char **argv, struct opts *o)
 	while ((ch = getopt_long(argc, argv, "n:p:r:h", longopts, NULL)) !=
 	    -1) {
 		switch (ch) {
-		case 'n': o->count = (int)number("--count", optarg, 1,
+		case 'n': o->count = (int)demo_number("--count", optarg, 1,
 		    MAXSENDS); break;
-		case 'p': o->pause_ms = number("--pause-ms", optarg, 0,
+		case 'p': o->pause_ms = demo_number("--pause-ms", optarg, 0,
 		    1000); break;
-		case 'L': o->late_ms = number("--late-ms", optarg, 0,
+		case 'L': o->late_ms = demo_number("--late-ms", optarg, 0,
 		    5000); break;
-		case 'r': o->rounds = (int)number("--rounds", optarg, 1,
+		case 'r': o->rounds = (int)demo_number("--rounds", optarg, 1,
 		    MAXROUNDS); break;
 		case 'O': o->only = optarg; break;
 		case 'j': o->json = optarg; break;
-		case 'l':
-			if (demo_lang(optarg) == -1)
-				die(2, "--lang: 'en' or 'it'");
-			break;
-		case 's': demo_step = 1; break;
-		case 'h': usage(stdout); exit(0);
-		default: usage(stderr); exit(2);
+		default: demo_option(ch, optarg, usage);
 		}
 	}
 	if (optind < argc)
@@ -527,20 +504,6 @@ parse(int argc, char **argv, struct opts *o)
 		if (strcmp(o->only, variants[i].name) == 0)
 			return;
 	die(2, "--only: unknown variant '%s'", o->only);
-}
-
-static int
-read_autocorking(void)
-{
-	FILE *f;
-	int v = -1;
-
-	if ((f = fopen("/proc/sys/net/ipv4/tcp_autocorking", "r")) == NULL)
-		return -1;
-	if (fscanf(f, "%d", &v) != 1)
-		v = -1;
-	fclose(f);
-	return v;
 }
 
 int
@@ -556,7 +519,7 @@ main(int argc, char **argv)
 	log_setprog(argv[0]);
 	parse(argc, argv, &o);
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	autocork = read_autocorking();
+	autocork = (int)demo_read_long("/proc/sys/net/ipv4/tcp_autocorking");
 	print_intro(&o, autocork);
 	printf("%-36s %-16s %-16s %s\n", tr("variant", "variante"),
 	    tr("recv() per run", "recv() per prova"),

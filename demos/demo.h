@@ -1,141 +1,54 @@
 /*
  * demo.h - the little the C demos share: the clock, the two languages,
- * the pause for class, and JSON output.
- *
- * Each demo is one program built from one file (the Makefile's pattern
- * rule), so what they share lives here as static inline functions.
+ * the pause for class, the options every demo takes, and JSON output.
+ * The code is in demolib.c, linked into every C demo.
  */
 #ifndef SOCKLAB_DEMO_H
 #define SOCKLAB_DEMO_H
 
-#include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
-#include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "buf.h"
 
-/* 0 English, 1 Italian (--lang it). */
-static int demo_it;
+/* --step: wait for Enter between parts, so that a teacher can talk. */
+extern int demo_step;
 
 /*
- * Pick the narration in the chosen language.  format_arg lets the
- * compiler check the English format against the arguments, as gettext
- * does; the Italian one must take the same conversions.
+ * Pick the narration in the chosen language (--lang).  format_arg lets
+ * the compiler check the English format against the arguments, as
+ * gettext does; the Italian one must take the same conversions.
  */
-static inline const char *tr(const char *en, const char *it)
-    __attribute__((format_arg(1)));
-static inline const char *
-tr(const char *en, const char *it)
-{
-	return demo_it ? it : en;
-}
+const char	*tr(const char *en, const char *it)
+		    __attribute__((format_arg(1)));
 
-/* 0 on "en" or "it", -1 otherwise. */
-static inline int
-demo_lang(const char *s)
-{
-	if (strcmp(s, "en") == 0)
-		demo_it = 0;
-	else if (strcmp(s, "it") == 0)
-		demo_it = 1;
-	else
-		return -1;
-	return 0;
-}
+double	demo_now(void);
+void	demo_sleep_ms(long);
+void	demo_pause(void);
 
-static inline double
-demo_now(void)
-{
-	struct timespec ts;
+/*
+ * The options every demo takes: DEMO_LONGOPTS goes at the end of its
+ * getopt_long() table, and demo_option() handles the characters its own
+ * switch does not (--lang, --step, --help, and anything unknown, which
+ * prints usage and exits 2).
+ */
+#define DEMO_LONGOPTS \
+	{ "lang", required_argument, NULL, 'l' }, \
+	{ "step", no_argument, NULL, 's' }, \
+	{ "help", no_argument, NULL, 'h' }
+void	demo_option(int ch, const char *arg, void (*usage)(FILE *));
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
+/* The number in s, from min to max, or exit 2 naming the option. */
+long	demo_number(const char *opt, const char *s, long min, long max);
 
-static inline void
-demo_sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
-}
-
-/* --step: wait for Enter, so that a teacher can talk between parts. */
-static int demo_step;
-
-static inline void
-demo_pause(void)
-{
-	char line[64];
-
-	if (!demo_step)
-		return;
-	fputs(tr("  [Enter to go on] ", "  [Invio per continuare] "), stdout);
-	fflush(stdout);
-	if (fgets(line, sizeof(line), stdin) == NULL)
-		demo_step = 0;	/* no terminal: run on unattended */
-}
+/* The number in a file such as a sysctl's, or -1. */
+long	demo_read_long(const char *path);
 
 /* Append printf output to a growing JSON document. */
-static inline void jput(struct buf *, const char *, ...)
-    __attribute__((format(printf, 2, 3)));
-static inline void
-jput(struct buf *b, const char *fmt, ...)
-{
-	va_list ap;
-	char *p;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (p = buf_reserve(b, (size_t)n + 1)) == NULL)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(p, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	b->len += (size_t)n;
-}
-
+void	jput(struct buf *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
 /* A JSON string literal, quotes included. */
-static inline void
-jstr(struct buf *b, const char *s)
-{
-	jput(b, "\"");
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			jput(b, "\\%c", c);
-		else if (c < 0x20)
-			jput(b, "\\u%04x", c);
-		else
-			jput(b, "%c", c);
-	}
-	jput(b, "\"");
-}
-
+void	jstr(struct buf *, const char *);
 /* Write the document to path ("-" is stdout).  0 or -1. */
-static inline int
-demo_write_json(const char *path, const struct buf *b)
-{
-	FILE *f;
-	int bad;
-
-	f = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
-	if (f == NULL)
-		return -1;
-	bad = fwrite(buf_head(b), 1, buf_pending(b), f) != buf_pending(b);
-	bad |= fputc('\n', f) == EOF;
-	if (f == stdout)
-		bad |= fflush(f) == EOF;
-	else
-		bad |= fclose(f) == EOF;
-	return bad ? -1 : 0;
-}
+int	demo_write_json(const char *path, const struct buf *);
 
 #endif

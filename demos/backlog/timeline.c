@@ -1,0 +1,496 @@
+/*
+ * timeline.c - demo-backlog's part 1, the run: the clients' events, the
+ * poll() loop that times them, and what ss and the kernel show while the
+ * server is busy.  timeline-text.c narrates the outcome.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "backlog.h"
+
+double T0;	/* every time printed is relative to this */
+
+static void ev(double, const char *, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* One line of the timeline: "  +1.234 s  client 3   message". */
+static void
+ev(double t, const char *who, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("  %+7.3f s  %-9s ", t - T0, who);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+}
+
+static const char *
+cname(const struct client *c)
+{
+	static char name[4][16];
+	static int i;
+
+	i = (i + 1) % 4;
+	snprintf(name[i], sizeof(name[i]), "client %d", c->id);
+	return name[i];
+}
+
+static void
+client_fail(struct client *c, double now, enum cstate st, int err)
+{
+	c->st = st;
+	c->t_end = now;
+	snprintf(c->err, sizeof(c->err), "%s", strerror(err));
+	if (c->fd != -1)
+		close(c->fd);
+	c->fd = -1;
+	if (st == C_REFUSED)
+		ev(now, cname(c), tr("connect() refused (%s): an RST came back",
+		    "connect() rifiutata (%s): è tornato un RST"), c->err);
+	else if (st == C_TIMEDOUT)
+		ev(now, cname(c), tr("connect() gave up (%s) after %.1f s",
+		    "connect() ha rinunciato (%s) dopo %.1f s"), c->err,
+		    now - c->t_start);
+	else
+		ev(now, cname(c), tr("error: %s", "errore: %s"), c->err);
+}
+
+/* Poll the kernel for SYN retransmissions of a connecting socket. */
+static void
+client_check_retx(struct client *c, double now)
+{
+	unsigned total;
+
+	if (tcp_state(c->fd, &total) == -1 || total <= c->retx_seen)
+		return;
+	while (c->retx_seen < total) {
+		c->retx_seen++;
+		if (c->st != C_CONNECTING) {
+			c->data_retx++;
+			ev(now, cname(c), "%s", tr(
+			    "its line was retransmitted: the server had not "
+			    "queued the connection yet (the handshake's last "
+			    "ACK found the queue full and was dropped)",
+			    "la sua riga è stata ritrasmessa: il server non "
+			    "aveva ancora messo in coda la connessione (l'ultimo "
+			    "ACK dell'handshake ha trovato la coda piena ed è "
+			    "stato scartato)"));
+			continue;
+		}
+		if (c->nretx < MAXRETX)
+			c->t_retx[c->nretx++] = now;
+		ev(now, cname(c), tr(
+		    "SYN retransmitted (#%u), %.2f s after connect()",
+		    "SYN ritrasmesso (n. %u), %.2f s dopo connect()"),
+		    c->retx_seen, now - c->t_start);
+	}
+}
+
+static void
+client_established(struct timeline *tl, struct client *c, double now)
+{
+	char line[64];
+	int busy = tl->t_release == 0;
+
+	c->t_est = now;
+	c->st = C_WAITREPLY;
+	if (c->nretx == 0)
+		ev(now, cname(c), tr(
+		    "established after %.3f s%s",
+		    "stabilita dopo %.3f s%s"), now - c->t_start,
+		    busy ? tr(": the kernel completed the handshake; it waits "
+		    "in the accept queue", ": il kernel ha completato "
+		    "l'handshake; aspetta nella coda di accept") : "");
+	else
+		ev(now, cname(c), tr(
+		    "established with SYN retransmission #%u, %.2f s after "
+		    "connect()",
+		    "stabilita con la ritrasmissione n. %u del SYN, %.2f s "
+		    "dopo connect()"), c->nretx, now - c->t_start);
+	snprintf(line, sizeof(line), "hello from client %d\n", c->id);
+	if (net_write_all(c->fd, line, strlen(line)) == -1)
+		client_fail(c, now, C_FAILED, errno);
+}
+
+static void
+client_on_connect_event(struct timeline *tl, struct client *c, double now)
+{
+	socklen_t len = sizeof(int);
+	int soerr = 0;
+
+	client_check_retx(c, now);
+	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == -1)
+		soerr = errno;
+	if (soerr == 0) {
+		client_established(tl, c, now);
+		return;
+	}
+	client_fail(c, now, soerr == ECONNREFUSED ? C_REFUSED :
+	    soerr == ETIMEDOUT ? C_TIMEDOUT : C_FAILED, soerr);
+}
+
+static void
+client_on_input(const struct opts *o, struct client *c, double now)
+{
+	ssize_t r;
+	char *nl;
+
+	r = net_read(c->fd, c->inbuf + c->inlen, sizeof(c->inbuf) - 1 -
+	    c->inlen);
+	if (r == -1 && errno == EAGAIN)
+		return;
+	if (r <= 0) {
+		client_fail(c, now, C_FAILED, r == 0 ? ECONNRESET : errno);
+		return;
+	}
+	c->inlen += (size_t)r;
+	c->inbuf[c->inlen] = '\0';
+	if ((nl = strchr(c->inbuf, '\n')) == NULL &&
+	    c->inlen < sizeof(c->inbuf) - 1)
+		return;
+	if (nl != NULL)
+		*nl = '\0';
+	c->t_reply = now;
+	c->st = C_REPLIED;
+	c->t_close = now + o->hold_ms / 1000.0;
+	ev(now, cname(c), tr("reply \"%s\", %.2f s after connect()",
+	    "risposta \"%s\", %.2f s dopo connect()"), c->inbuf,
+	    now - c->t_start);
+}
+
+static void
+client_close(struct client *c, double now)
+{
+	/* "." ends the session: the iterative server goes back to accept(). */
+	(void)net_write_all(c->fd, ".\n", 2);
+	close(c->fd);
+	c->fd = -1;
+	c->st = C_DONE;
+	c->t_end = now;
+	ev(now, cname(c), "%s", tr("sends \".\" and closes",
+	    "invia \".\" e chiude"));
+}
+
+/* The server's own log tells when it accept()ed whom. */
+static void
+read_server_log(struct timeline *tl, double now)
+{
+	char line[512], *p;
+	int port, i;
+
+	while (server_line(&tl->srv, line, sizeof(line))) {
+		if ((p = strstr(line, "connected with ")) == NULL)
+			continue;
+		if ((p = strrchr(p, ':')) == NULL)
+			continue;
+		port = atoi(p + 1);
+		for (i = 0; i <= tl->n; i++) {
+			if (tl->c[i].port != port || tl->c[i].t_accept != 0)
+				continue;
+			tl->c[i].t_accept = now;
+			if (i > 0)
+				ev(now, "server", tr(
+				    "accept() returns client %d (it waited "
+				    "%.2f s since connect())",
+				    "accept() restituisce il client %d (ha "
+				    "atteso %.2f s dalla connect())"), i,
+				    now - tl->c[i].t_start);
+		}
+	}
+}
+
+static int
+live(const struct client *c)
+{
+	return c->st == C_CONNECTING || c->st == C_WAITREPLY ||
+	    c->st == C_REPLIED;
+}
+
+/*
+ * Run the event loop until `until`, or until every client is finished
+ * when all_done is set.  Each turn looks at TCP_INFO every 10 ms or so,
+ * which is how precisely SYN retransmissions are timed.
+ */
+static void
+pump(struct timeline *tl, const struct opts *o, double until, int all_done)
+{
+	struct pollfd pfd[MAXCLIENTS + 2];
+	struct client *who[MAXCLIENTS + 2];
+	struct client *c;
+	double now;
+	int i, n, rc, left, timeout;
+
+	for (;;) {
+		now = demo_now();
+		left = 0;
+		n = 1;		/* pfd[0]: the server's log */
+		for (i = 1; i <= tl->n; i++) {
+			c = &tl->c[i];
+			if (c->st == C_WAITREPLY)
+				client_check_retx(c, now);
+			if (c->st == C_CONNECTING) {
+				client_check_retx(c, now);
+				if (!c->told_dropped && tl->t_release == 0 &&
+				    now - c->t_start >= DROP_AFTER) {
+					c->told_dropped = 1;
+					ev(now, cname(c), tr(
+					    "no handshake after %.1f s: the "
+					    "queue is full, the kernel dropped "
+					    "the SYN (not refused)",
+					    "nessun handshake dopo %.1f s: la "
+					    "coda è piena, il kernel ha scartato "
+					    "il SYN (non rifiutato)"),
+					    DROP_AFTER);
+				}
+			}
+			if (c->st == C_REPLIED && now >= c->t_close)
+				client_close(c, now);
+			if (!live(c))
+				continue;
+			left++;
+			if (c->st == C_REPLIED)
+				continue;
+			pfd[n].fd = c->fd;
+			pfd[n].events = c->st == C_CONNECTING ? POLLOUT : POLLIN;
+			who[n++] = c;
+		}
+		if (now >= until || (all_done && left == 0))
+			return;
+		/* The server's log first: accept() comes before the reply. */
+		pfd[0].fd = tl->srv.out;
+		pfd[0].events = POLLIN;
+		who[0] = NULL;
+		timeout = (int)((until - now) * 1000) + 1;
+		if (timeout > 10)
+			timeout = 10;
+		rc = poll(pfd, (nfds_t)n, timeout);
+		if (rc == -1 && errno != EINTR) {
+			log_err("poll: %s", strerror(errno));
+			return;
+		}
+		now = demo_now();
+		for (i = 0; rc > 0 && i < n; i++) {
+			if (pfd[i].revents == 0)
+				continue;
+			if ((c = who[i]) == NULL)
+				read_server_log(tl, now);
+			else if (c->st == C_CONNECTING)
+				client_on_connect_event(tl, c, now);
+			else if (c->st == C_WAITREPLY)
+				client_on_input(o, c, now);
+		}
+		read_server_log(tl, now);
+	}
+}
+
+/*
+ * --step: wait for Enter, but keep watching the clients meanwhile, so
+ * that SYN retransmissions during the pause are timed correctly.
+ */
+static void
+pause_pumping(struct timeline *tl, const struct opts *o)
+{
+	struct pollfd pfd = { STDIN_FILENO, POLLIN, 0 };
+	char line[64];
+
+	if (!demo_step)
+		return;
+	printf("%s\n", tr("  [Enter to go on; the clients are still watched]",
+	    "  [Invio per continuare; i client restano osservati]"));
+	for (;;) {
+		pump(tl, o, demo_now() + 0.05, 0);
+		if (poll(&pfd, 1, 0) == 1)
+			break;
+	}
+	if (fgets(line, sizeof(line), stdin) == NULL)
+		demo_step = 0;	/* no terminal: run on unattended */
+}
+
+/* What the kernel shows while the server is busy. */
+static void
+snapshot(struct timeline *tl, double now)
+{
+	struct client *c;
+	int i, queued = 0, waiting = 0;
+
+	read_counters(&tl->at_release);
+	tl->recvq = tl->sendq = -1;
+	if (ss_listen(tl->srv.port, &tl->recvq, &tl->sendq, tl->ssline,
+	    sizeof(tl->ssline)) == -1)
+		snprintf(tl->ssline, sizeof(tl->ssline), "%s",
+		    tr("(ss not available)", "(ss non disponibile)"));
+	tl->syn_sent = ss_syn_sent(tl->srv.port);
+	for (i = 1; i <= tl->n; i++) {
+		c = &tl->c[i];
+		c->at_release = c->st;
+		c->retx_at_release = c->nretx;
+		queued += c->st == C_WAITREPLY;
+		waiting += c->st == C_CONNECTING;
+		tl->refused += c->st == C_REFUSED;
+	}
+	tl->queued = queued;
+	tl->waiting = waiting;
+	printf("\n");
+	ev(now, "ss -ltn", "%s", tl->ssline);
+	printf(tr(
+"             For a listening socket Recv-Q = connections waiting in the\n"
+"             accept queue (%d), Send-Q = its limit, the backlog (%d).\n",
+"             Per un socket in ascolto Recv-Q = connessioni in attesa\n"
+"             nella coda di accept (%d), Send-Q = il limite, il backlog (%d).\n"),
+	    tl->recvq, tl->sendq);
+	ev(now, "ss -tn", tr("%d sockets in SYN-SENT towards port %d",
+	    "%d socket in SYN-SENT verso la porta %d"), tl->syn_sent,
+	    tl->srv.port);
+	if (tl->before.ok && tl->at_release.ok)
+		ev(now, "kernel", tr(
+		    "ListenOverflows +%ld, ListenDrops +%ld so far",
+		    "ListenOverflows +%ld, ListenDrops +%ld finora"),
+		    tl->at_release.overflows - tl->before.overflows,
+		    tl->at_release.drops - tl->before.drops);
+	ev(now, "", tr("%d clients wait in the accept queue; %d have had "
+	    "their SYN dropped; %d refused",
+	    "%d client aspettano nella coda di accept; %d hanno avuto il "
+	    "SYN scartato; %d rifiutati"), queued, waiting, tl->refused);
+	printf("\n");
+}
+
+/* After the server is gone: a port with no listener refuses at once. */
+static void
+closed_port(struct timeline *tl)
+{
+	char p[16], err[NET_ERR_LEN];
+	double t;
+	int fd, i, refused = 0;
+
+	snprintf(p, sizeof(p), "%d", tl->srv.port);
+	t = demo_now();
+	fd = net_connect("127.0.0.1", p, SOCK_STREAM, 2000, err, sizeof(err));
+	tl->refused_ms = (demo_now() - t) * 1000;
+	if (fd != -1) {
+		close(fd);	/* someone else took the port: say nothing */
+		snprintf(tl->refused_err, sizeof(tl->refused_err),
+		    "connected");
+		return;
+	}
+	snprintf(tl->refused_err, sizeof(tl->refused_err), "%s",
+	    strerror(errno));
+	printf(tr(
+"\nFor contrast, with the server stopped: connect() to port %d gives\n"
+"\"%s\" after %.3f ms.  That is what \"refused\" looks like: an RST\n"
+"from a port where nobody listens, at once.\n",
+"\nPer confronto, a server fermo: connect() alla porta %d dà\n"
+"\"%s\" dopo %.3f ms.  Ecco cos'è \"rifiutata\": un RST da una\n"
+"porta dove nessuno ascolta, subito.\n"),
+	    tl->srv.port, tl->refused_err, tl->refused_ms);
+	for (i = 1; i <= tl->n; i++)
+		refused += tl->c[i].st == C_REFUSED;
+	printf(tr("Clients refused while the queue was full: %d.\n",
+	    "Client rifiutati mentre la coda era piena: %d.\n"), refused);
+}
+
+/*
+ * The whole timeline.  Returns 0, or -1 if it could not run at all
+ * (err says why).  deadline bounds it; clients still waiting then are
+ * reported as such.
+ */
+int
+run_timeline(struct timeline *tl, const struct opts *o,
+    const struct sysctls *s, double deadline, char *err, size_t errlen)
+{
+	struct client *c;
+	double now, release;
+	int i, fd;
+
+	memset(tl, 0, sizeof(*tl));
+	timeline_intro(o, s);
+	read_counters(&tl->before);
+	if (server_start(&tl->srv, o->server, o->backlog, err, errlen) == -1) {
+		server_stop(&tl->srv);
+		return -1;
+	}
+	T0 = demo_now();
+	ev(T0, "server", tr("listening on 127.0.0.1:%d, backlog %d",
+	    "in ascolto su 127.0.0.1:%d, backlog %d"), tl->srv.port,
+	    o->backlog);
+	if ((fd = busy_client(tl->srv.port, err, errlen)) == -1) {
+		server_stop(&tl->srv);
+		return -1;
+	}
+	tl->c[0].fd = fd;
+	tl->c[0].st = C_WAITREPLY;
+	tl->c[0].t_start = T0;
+	{
+		char a[NET_ADDR_LEN], *colon;
+
+		if (net_local_addr(fd, a, sizeof(a)) == 0 &&
+		    (colon = strrchr(a, ':')) != NULL)
+			tl->c[0].port = atoi(colon + 1);
+	}
+	ev(demo_now(), "client 0", "%s", tr(
+	    "connected, sent \"hello from client 0\", got \"HELLO FROM "
+	    "CLIENT 0\": the server is busy with it now",
+	    "connesso, ha inviato \"hello from client 0\", ricevuto \"HELLO "
+	    "FROM CLIENT 0\": ora il server è occupato con lui"));
+	release = T0 + o->busy_ms / 1000.0;
+	if (release > deadline)
+		release = deadline;
+	for (i = 1; i <= o->clients; i++) {
+		c = &tl->c[i];
+		c->id = i;
+		c->fd = -1;
+		c->t_start = demo_now();
+		tl->n = i;	/* pump() looks at clients 1..n only */
+		if ((c->fd = start_connect(tl->srv.port, &c->port)) == -1) {
+			client_fail(c, c->t_start, errno == ECONNREFUSED ?
+			    C_REFUSED : C_FAILED, errno);
+			continue;
+		}
+		ev(c->t_start, cname(c), tr("connect() from port %d",
+		    "connect() dalla porta %d"), c->port);
+		pump(tl, o, c->t_start + o->gap_ms / 1000.0, 0);
+	}
+	pump(tl, o, release, 0);
+	snapshot(tl, demo_now());
+	pause_pumping(tl, o);
+	now = demo_now();
+	tl->t_release = now;
+	ev(now, "client 0", "%s", tr("sends \".\" and closes: the server is "
+	    "free, it calls accept() again", "invia \".\" e chiude: il server "
+	    "è libero, chiama di nuovo accept()"));
+	(void)net_write_all(tl->c[0].fd, ".\n", 2);
+	close(tl->c[0].fd);
+	tl->c[0].fd = -1;
+	tl->c[0].st = C_DONE;
+	pump(tl, o, deadline, 1);
+	tl->t_end = demo_now();
+	for (i = 1; i <= tl->n; i++) {
+		c = &tl->c[i];
+		if (c->st == C_CONNECTING)
+			ev(tl->t_end, cname(c), tr(
+			    "still waiting at the demo's time limit (--wait); "
+			    "%u SYN retransmissions so far",
+			    "ancora in attesa al limite di tempo della demo "
+			    "(--wait); finora %u ritrasmissioni del SYN"),
+			    c->nretx);
+		if (c->fd != -1)
+			close(c->fd);
+		c->fd = -1;
+	}
+	read_counters(&tl->after);
+	server_stop(&tl->srv);
+	timeline_summary(tl);
+	timeline_explain(tl, o, s);
+	closed_port(tl);
+	return 0;
+}

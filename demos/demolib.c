@@ -1,0 +1,170 @@
+/*
+ * demolib.c - what the C demos share (demo.h), as demolib.py is for the
+ * Python ones.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "buf.h"
+#include "log.h"
+#include "demo.h"
+
+/* 0 English, 1 Italian (--lang it). */
+static int demo_it;
+
+int demo_step;
+
+const char *
+tr(const char *en, const char *it)
+{
+	return demo_it ? it : en;
+}
+
+/* 0 on "en" or "it", -1 otherwise. */
+static int
+demo_lang(const char *s)
+{
+	if (strcmp(s, "en") == 0)
+		demo_it = 0;
+	else if (strcmp(s, "it") == 0)
+		demo_it = 1;
+	else
+		return -1;
+	return 0;
+}
+
+double
+demo_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+void
+demo_sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+void
+demo_pause(void)
+{
+	char line[64];
+
+	if (!demo_step)
+		return;
+	fputs(tr("  [Enter to go on] ", "  [Invio per continuare] "), stdout);
+	fflush(stdout);
+	if (fgets(line, sizeof(line), stdin) == NULL)
+		demo_step = 0;	/* no terminal: run on unattended */
+}
+
+void
+demo_option(int ch, const char *arg, void (*usage)(FILE *))
+{
+	switch (ch) {
+	case 'l':
+		if (demo_lang(arg) == -1)
+			die(2, "--lang: 'en' or 'it'");
+		break;
+	case 's':
+		demo_step = 1;
+		break;
+	case 'h':
+		usage(stdout);
+		exit(0);
+	default:
+		usage(stderr);
+		exit(2);
+	}
+}
+
+long
+demo_number(const char *opt, const char *s, long min, long max)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end != '\0' || v < min || v > max)
+		die(2, "%s: '%s' is not a number from %ld to %ld", opt, s, min,
+		    max);
+	return v;
+}
+
+long
+demo_read_long(const char *path)
+{
+	FILE *f;
+	long v;
+
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	if (fscanf(f, "%ld", &v) != 1)
+		v = -1;
+	fclose(f);
+	return v;
+}
+
+void
+jput(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	char *p;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (p = buf_reserve(b, (size_t)n + 1)) == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(p, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+}
+
+void
+jstr(struct buf *b, const char *s)
+{
+	jput(b, "\"");
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			jput(b, "\\%c", c);
+		else if (c < 0x20)
+			jput(b, "\\u%04x", c);
+		else
+			jput(b, "%c", c);
+	}
+	jput(b, "\"");
+}
+
+int
+demo_write_json(const char *path, const struct buf *b)
+{
+	FILE *f;
+	int bad;
+
+	f = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
+	if (f == NULL)
+		return -1;
+	bad = fwrite(buf_head(b), 1, buf_pending(b), f) != buf_pending(b);
+	bad |= fputc('\n', f) == EOF;
+	if (f == stdout)
+		bad |= fflush(f) == EOF;
+	else
+		bad |= fclose(f) == EOF;
+	return bad ? -1 : 0;
+}
