@@ -19,7 +19,7 @@
 #include "proto.h"
 #include "server.h"
 
-volatile sig_atomic_t server_stop;
+_Atomic int server_stop;
 static int stop_pipe[2] = { -1, -1 };
 static unsigned drain_sec;
 
@@ -51,10 +51,31 @@ on_stop(int sig)
 	errno = saved;
 }
 
+/*
+ * SIGHUP: the terminal went away.  The server owns no log file to reopen
+ * and no configuration to reload, so a hang-up is a stop like SIGTERM.
+ * It is passed on as a SIGTERM to the process, so that every model
+ * routes it exactly as it routes SIGTERM (to the thread that owns the
+ * shutdown, in the parent's ppoll() ...).  In a child process (fork,
+ * prefork) it does nothing: the parent owns the shutdown, as for SIGINT.
+ */
+static pid_t server_pid;
+
+static void
+on_hangup(int sig)
+{
+	int saved = errno;
+
+	(void)sig;
+	if (getpid() == server_pid)
+		(void)kill(server_pid, SIGTERM);
+	errno = saved;
+}
+
 int
 server_signals(int drain)
 {
-	struct sigaction sa;
+	struct sigaction sa, old;
 
 	if (stop_pipe[0] == -1 &&
 	    pipe2(stop_pipe, O_CLOEXEC | O_NONBLOCK) == -1)
@@ -68,6 +89,17 @@ server_signals(int drain)
 	    sigaction(SIGALRM, &sa, NULL) == -1)
 		return -1;
 	drain_sec = drain > 0 ? (unsigned)drain : 0;
+	/* Started with SIGHUP ignored (nohup, a supervisor): keep it so. */
+	if (sigaction(SIGHUP, NULL, &old) == -1)
+		return -1;
+	if (old.sa_handler != SIG_IGN) {
+		server_pid = getpid();
+		sa.sa_handler = on_hangup;
+		sa.sa_flags = SA_RESTART;
+		if (sigaction(SIGHUP, &sa, NULL) == -1)
+			return -1;
+		sa.sa_flags = 0;
+	}
 	/* A client gone before its reply must not kill the server. */
 	sa.sa_handler = SIG_IGN;
 	if (sigaction(SIGPIPE, &sa, NULL) == -1)
@@ -159,8 +191,10 @@ wait_input(int fd, long long deadline)
 		rc = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
 		if (rc == -1 && errno != EINTR)
 			return -1;
+		/* A hard stop may wake us by shutting the connection down
+		 * (pooled models): that is a stop, not the client's EOF. */
 		if (rc > 0)
-			return 1;
+			return server_stop >= 2 ? -1 : 1;
 	}
 }
 

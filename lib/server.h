@@ -45,11 +45,17 @@ struct model {
  * the drain time (--drain) is over or a second signal came: end them
  * now.  server_stop_fd() becomes readable at the first signal, so a
  * backend can poll() it beside its sockets.
+ *
+ * A lock-free atomic rather than volatile sig_atomic_t: the handler runs
+ * in one thread and sessions read the flag in others (C11 7.14.1.1 lets
+ * a handler touch lock-free atomics; ThreadSanitizer sees no race).
  */
-extern volatile sig_atomic_t server_stop;
+extern _Atomic int server_stop;
 int	server_stop_fd(void);
 /* Install the handlers (no SA_RESTART, SIGALRM for the drain) and
- * ignore SIGPIPE.  0 or -1. */
+ * ignore SIGPIPE.  SIGHUP becomes a SIGTERM of the main process (there
+ * is nothing to reopen), unless it was ignored at start (nohup).  0 or
+ * -1. */
 int	server_signals(int drain);
 
 /*

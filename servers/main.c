@@ -25,12 +25,28 @@
 int	serve_iterative(int, const struct server_opts *);
 int	serve_thread(int, const struct server_opts *);
 int	serve_fork(int, const struct server_opts *);
+int	serve_epoll(int, const struct server_opts *);
+int	serve_reuseport(int, const struct server_opts *);
+int	serve_prefork(int, const struct server_opts *);
+int	serve_prethread(int, const struct server_opts *);
+int	serve_prethread_queue(int, const struct server_opts *);
 
 static const struct model models[] = {
 	{ "iterative", "one session at a time; the others wait in the backlog "
 	    "(the lab's server)", serve_iterative },
 	{ "thread", "one thread per connection", serve_thread },
 	{ "fork", "one child process per connection", serve_fork },
+	{ "epoll", "one thread, one event loop serving every session in "
+	    "turn", serve_epoll },
+	{ "reuseport", "N threads, each with its own SO_REUSEPORT listener "
+	    "and event loop (nginx)", serve_reuseport },
+	{ "prefork", "N child processes made at start, each blocking in "
+	    "accept() (UNP serv02; --accept-lock: serv04)", serve_prefork },
+	{ "prethread", "N threads made at start, each blocking in accept() "
+	    "(UNP serv07)", serve_prethread },
+	{ "prethread-queue", "N threads made at start; the main thread "
+	    "accepts and queues descriptors for them (UNP serv08)",
+	    serve_prethread_queue },
 };
 #define NMODELS	(sizeof(models) / sizeof(models[0]))
 
@@ -54,7 +70,7 @@ usage(FILE *f)
 "                         (default 5)\n"
 "  -w, --workers N        processes or threads of the pooled models\n"
 "                         (default: the number of CPUs)\n"
-"      --accept-lock      prefork: serialize accept() with a lock\n"
+"      --accept-lock      prefork, prethread: serialize accept() with a lock\n"
 "  -q, --quiet            do not log sessions\n"
 "  -l, --list-models      list the models and exit\n"
 "  -h, --help             this help\n"
@@ -99,7 +115,7 @@ list_models(void)
 	size_t i;
 
 	for (i = 0; i < NMODELS; i++)
-		printf("%-12s %s\n", models[i].name, models[i].what);
+		printf("%-16s %s\n", models[i].name, models[i].what);
 }
 
 /* Thousands of sessions need thousands of descriptors. */
@@ -211,7 +227,9 @@ main(int argc, char **argv)
 	raise_nofile();
 	if (server_signals(o.drain) == -1)
 		die(1, "signals: %s", strerror(errno));
-	lfd = net_listen(o.host, o.port, SOCK_STREAM, o.backlog, 0, err,
+	/* reuseport binds more listeners to this address later. */
+	lfd = net_listen(o.host, o.port, SOCK_STREAM, o.backlog,
+	    strcmp(m->name, "reuseport") == 0 ? NET_REUSEPORT : 0, err,
 	    sizeof(err));
 	if (lfd == -1)
 		die(1, "%s", err);
