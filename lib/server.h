@@ -38,7 +38,14 @@ struct model {
 	const char	*name;
 	const char	*what;		/* one line for --list-models */
 	int		(*serve)(int listen_fd, const struct server_opts *);
+	int		 flags;
 };
+
+/* What main.c must know of a model, and nothing more. */
+#define MODEL_PER_SESSION 0x1	/* a thread or child per session: its
+				   --max-clients defaults to 1024 */
+#define MODEL_REUSEPORT	0x2	/* binds more listeners to the address
+				   later: listen with SO_REUSEPORT */
 
 /*
  * 1 after SIGTERM/SIGINT: stop accepting, let sessions finish.  2 when

@@ -33,20 +33,22 @@ int	serve_prethread_queue(int, const struct server_opts *);
 
 static const struct model models[] = {
 	{ "iterative", "one session at a time; the others wait in the backlog "
-	    "(the lab's server)", serve_iterative },
-	{ "thread", "one thread per connection", serve_thread },
-	{ "fork", "one child process per connection", serve_fork },
+	    "(the lab's server)", serve_iterative, 0 },
+	{ "thread", "one thread per connection", serve_thread,
+	    MODEL_PER_SESSION },
+	{ "fork", "one child process per connection", serve_fork,
+	    MODEL_PER_SESSION },
 	{ "epoll", "one thread, one event loop serving every session in "
-	    "turn", serve_epoll },
+	    "turn", serve_epoll, 0 },
 	{ "reuseport", "N threads, each with its own SO_REUSEPORT listener "
-	    "and event loop (nginx)", serve_reuseport },
+	    "and event loop (nginx)", serve_reuseport, MODEL_REUSEPORT },
 	{ "prefork", "N child processes made at start, each blocking in "
-	    "accept() (UNP serv02; --accept-lock: serv04)", serve_prefork },
+	    "accept() (UNP serv02; --accept-lock: serv04)", serve_prefork, 0 },
 	{ "prethread", "N threads made at start, each blocking in accept() "
-	    "(UNP serv07)", serve_prethread },
+	    "(UNP serv07)", serve_prethread, 0 },
 	{ "prethread-queue", "N threads made at start; the main thread "
 	    "accepts and queues descriptors for them (UNP serv08)",
-	    serve_prethread_queue },
+	    serve_prethread_queue, 0 },
 };
 #define NMODELS	(sizeof(models) / sizeof(models[0]))
 
@@ -200,13 +202,31 @@ parse(int argc, char **argv, struct server_opts *o)
 		exit(2);
 	}
 	/* One thread or child per session must not be unbounded. */
-	if (!clients_set && (strcmp(o->model, "thread") == 0 ||
-	    strcmp(o->model, "fork") == 0))
+	if (!clients_set && (find_model(o->model)->flags & MODEL_PER_SESSION))
 		o->max_clients = 1024;
 	if (o->workers == 0) {
 		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 		o->workers = ncpu > 0 ? (int)ncpu : 1;
 	}
+}
+
+/*
+ * With SO_REUSEPORT the kernel lets a second server of ours bind a port
+ * that one already listens on, and the two would share its clients in
+ * silence.  A plain bind first says whether the port is really free.
+ */
+static int
+port_free(const struct server_opts *o, char *err, size_t errlen)
+{
+	int fd;
+
+	if (strcmp(o->port, "0") == 0)
+		return 1;
+	fd = net_listen(o->host, o->port, SOCK_STREAM, 1, 0, err, errlen);
+	if (fd == -1)
+		return 0;
+	close(fd);
+	return 1;
 }
 
 int
@@ -227,10 +247,10 @@ main(int argc, char **argv)
 	raise_nofile();
 	if (server_signals(o.drain) == -1)
 		die(1, "signals: %s", strerror(errno));
-	/* reuseport binds more listeners to this address later. */
+	if ((m->flags & MODEL_REUSEPORT) && !port_free(&o, err, sizeof(err)))
+		die(1, "%s", err);
 	lfd = net_listen(o.host, o.port, SOCK_STREAM, o.backlog,
-	    strcmp(m->name, "reuseport") == 0 ? NET_REUSEPORT : 0, err,
-	    sizeof(err));
+	    (m->flags & MODEL_REUSEPORT) ? NET_REUSEPORT : 0, err, sizeof(err));
 	if (lfd == -1)
 		die(1, "%s", err);
 	if (net_local_addr(lfd, addr, sizeof(addr)) == -1)
