@@ -1,0 +1,339 @@
+#!/usr/bin/env python3
+# make bench, smoke-run: bin/pingpong on its own, then bench/bench.py with
+# quick settings on two models into a temporary results directory, and the
+# files it must leave (JSON per run, summary.csv, report.md, SVG plots,
+# hyperfine export, results/latest.md) checked for their fields.  Last,
+# Ctrl-C in the middle of a run must leave no server or loadgen behind.
+import csv
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(HERE, "lib"))
+from socklab import TAP, bin, have, run
+
+t = TAP()
+for prog in ("server", "loadgen", "pingpong"):
+    if not have(prog):
+        t.bail("%s is not built (make)" % bin(prog))
+BENCH = os.path.join(REPO, "bench", "bench.py")
+BINDIR = os.path.dirname(bin("server"))
+TMP = tempfile.mkdtemp(prefix="socklab-bench.")
+
+
+def alive(pid, exe):
+    """pid runs exe (a recycled pid running something else does not
+    count)."""
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            argv0 = f.read().split(b"\0")[0].decode(errors="replace")
+        with open("/proc/%d/stat" % pid) as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z" and os.path.basename(argv0) == exe
+
+
+def in_group(pgid):
+    """Processes whose process group is pgid."""
+    found = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            found.append(int(d))
+    return found
+
+
+def children(pid):
+    out = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                head, rest = f.read().rsplit(")", 1)
+            if int(rest.split()[1]) == pid:
+                out[int(d)] = head.split("(", 1)[1]
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
+
+
+# --- bin/pingpong ---------------------------------------------------------
+st, out, err, _ = run([bin("pingpong"), "-n", "2000", "--warmup", "100",
+                       "--json", "-"], timeout=30)
+t.is_(st, 0, "pingpong -n 2000 exits 0")
+try:
+    pp = json.loads(out)
+except ValueError:
+    pp = {}
+t.is_(pp.get("requests"), 2000, "pingpong times 2000 round trips")
+lat = pp.get("latency_us", {})
+t.ok(0 < lat.get("min", 0) <= lat.get("p50", 0) <= lat.get("p99", 0)
+     <= lat.get("max", 0), "pingpong percentiles are ordered: %s" % lat)
+t.ok(pp.get("rps", 0) > 0 and pp.get("server_cpu_s", {}).get("total", 0) > 0,
+     "pingpong reports round trips/s and the echo process's CPU time")
+t.is_(pp.get("server_round_trips"), 2100,
+      "the echo server's CPU covers timed + warm-up round trips")
+t.ok(b"round trips/s" in err, "with --json -, the summary goes to stderr")
+st, _, err, _ = run([bin("pingpong"), "-s", "1"], timeout=10)
+t.is_(st, 2, "pingpong -s 1 (no room for a line) is a usage error")
+
+# --- the driver, quick, two models -------------------------------------------
+models = subprocess.run([bin("server"), "--list-models"], capture_output=True,
+                        text=True).stdout.split("\n")
+models = [m.split()[0] for m in models if m.strip()]
+pick = [m for m in ("iterative", "thread") if m in models]
+if len(pick) < 2:
+    t.bail("bin/server --list-models lacks iterative or thread")
+out_dir = os.path.join(TMP, "results", "run")
+labels = ["c1", "c10", "c50", "k0-c10"]
+ROUNDS = 2
+cmd = [sys.executable, BENCH, "--quick", "--bin", BINDIR, "--out", out_dir,
+       "--models", ",".join(pick), "--sessions", "1,10", "-d", "0.4",
+       "--warmup", "0.1", "--rounds", str(ROUNDS), "--hf-requests", "400",
+       "--hf-runs", "2"]
+t0 = time.monotonic()
+p = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
+t.is_(p.returncode, 0, "bench.py --quick on %s exits 0" % ",".join(pick))
+if p.returncode != 0:
+    t.diag(p.stdout[-2000:] + p.stderr[-2000:])
+progress = [l for l in p.stdout.splitlines() if re.match(r"\[\s*\d+/\d+\]", l)]
+redis = shutil.which("redis-server") is not None
+targets = pick + (["redis"] if redis else [])
+nfloor = len(targets) + 1
+t.is_(len(progress), ROUNDS * (2 * nfloor + len(targets) * len(labels) +
+                               (1 if redis else 0)),
+      "one progress line per run, per floor run (pair and --serve), and "
+      "redis's second c50 run, in each of %d rounds" % ROUNDS)
+floors = sorted(f for f in os.listdir(os.path.join(out_dir, "runs"))
+                if re.match(r"pingpong-\d+\.json$", f)) if os.path.isdir(
+                    os.path.join(out_dir, "runs")) else []
+t.is_(len(floors), ROUNDS * nfloor, "a floor run before each target's c1 "
+      "run and one after the last, in each round")
+t.diag("bench.py took %.1f s" % (time.monotonic() - t0))
+
+runs = {}            # (target, run) -> the representative round's JSON
+rounds_ok = []
+for tg in targets:
+    for lab in labels:
+        js = []
+        for r in range(1, ROUNDS + 1):
+            path = os.path.join(out_dir, "runs", "%s-%s-r%d.json" %
+                                (tg, lab, r))
+            try:
+                with open(path) as f:
+                    js.append(json.load(f))
+            except (OSError, ValueError):
+                pass
+        reps = [j for j in js if j.get("bench", {}).get("representative")]
+        if len(reps) == 1:
+            runs[(tg, lab)] = reps[0]
+            rr = reps[0]["bench"].get("rounds", {}).get("rps", [])
+            # With two rounds the median is the slower one.
+            rounds_ok.append(len(js) == ROUNDS and len(rr) == ROUNDS and
+                             reps[0]["throughput_rps"] == min(rr))
+t.is_(len(runs), len(targets) * len(labels),
+      "a JSON file per model, run and round, one marked representative "
+      "(%d)" % (len(targets) * len(labels)))
+t.ok(rounds_ok and all(rounds_ok), "the representative is the median "
+     "round, and carries every round's throughput")
+
+bad = []
+for (tg, lab), j in sorted(runs.items()):
+    b = j.get("bench", {})
+    why = []
+    if not j.get("throughput_rps", 0) > 0:
+        why.append("throughput")
+    if not j.get("latency_us", {}).get("p50", 0) > 0:
+        why.append("p50")
+    if not j.get("latency_us", {}).get("buckets"):
+        why.append("histogram")
+    if not j.get("connect_us", {}).get("count", 0) > 0:
+        why.append("connect times")
+    if not (b.get("server_cpu_s") or {}).get("total", 0) > 0:
+        why.append("server cpu")
+    if b.get("server_exit") != 0:
+        why.append("server exit %s" % b.get("server_exit"))
+    if b.get("sessions") != (10 if lab in ("c10", "k0-c10") else
+                             int(lab[1:]) if lab[1:].isdigit() else None):
+        why.append("sessions %s" % b.get("sessions"))
+    if why:
+        bad.append("%s-%s: %s" % (tg, lab, ", ".join(why)))
+t.ok(not bad, "every run has throughput, latency histogram, connect "
+     "times, server CPU and a clean server exit" + (": " + "; ".join(bad)
+                                                   if bad else ""))
+
+fl = [runs.get((m, "c1"), {}).get("bench", {}).get("floor") for m in pick]
+t.ok(all(f and f["p50_us"] > 0 and len(f["files"]) == 2 and
+         f.get("loadgen_p50_us", 0) > 0 and len(f["loadgen_files"]) == 2
+         for f in fl),
+     "each model's c1 run carries the means of the two floors (pair and "
+     "loadgen against pingpong --serve) around it")
+top = runs.get(("thread", "c10"), {}).get("bench", {}).get("server_mem") or {}
+t.ok(top.get("pss_kb", 0) > 0 and top.get("threads", 0) >= 1 and
+     "settled" in top, "memory sampled while the load was on at the top "
+     "concurrency (%s)" % top)
+it = runs.get(("iterative", "c10"), {})
+th = runs.get(("thread", "c10"), {})
+t.is_(it.get("first_reply_us", {}).get("count"), 1,
+      "iterative at 10 sessions answers only one of them")
+t.is_(th.get("first_reply_us", {}).get("count"), 10,
+      "thread at 10 sessions answers all ten")
+
+
+def cpu_per_req(j):
+    n = j["requests"]["completed"] + j["requests"]["warmup_replies"]
+    return j["bench"]["server_cpu_s"]["total"] / n
+
+
+try:
+    k0 = cpu_per_req(runs[("thread", "k0-c10")])
+    c1 = cpu_per_req(runs[("thread", "c1")])
+    t.ok(k0 > 1.5 * c1, "thread: CPU per request with a connection per "
+         "request (%.1f us) well above a persistent session's (%.1f us)"
+         % (k0 * 1e6, c1 * 1e6))
+except (KeyError, ZeroDivisionError, TypeError):
+    t.ok(False, "thread CPU per request figures present")
+
+left = [(k, r["bench"]["server_pid"]) for k, r in runs.items()
+        if alive(r["bench"].get("server_pid", 0),
+                 "redis-server" if k[0] == "redis" else "server")]
+t.ok(not left, "every server the bench started is gone %s" % (left or ""))
+
+# summary.csv
+try:
+    with open(os.path.join(out_dir, "summary.csv")) as f:
+        rows = list(csv.DictReader(f))
+except OSError:
+    rows = []
+t.is_(len(rows), ROUNDS * (len(runs) + nfloor + (1 if redis else 0)),
+      "summary.csv has a row per loadgen run")
+need = ["target", "label", "sessions", "rps", "p50_us", "p99_us",
+        "p99.9_us", "connect_p99_us", "cpu_us_per_request",
+        "mem_pss_kb_per_session", "sessions_replied"]
+t.ok(rows and all(c in rows[0] for c in need),
+     "summary.csv has the columns %s" % ", ".join(need))
+
+# report.md
+try:
+    with open(os.path.join(out_dir, "report.md")) as f:
+        rep = f.read()
+except OSError:
+    rep = ""
+for sec in ("## Machine", "## Headline", "## Throughput", "## Latency",
+            "## Server CPU per request and memory per session",
+            "## Connect time", "## The whole fixed workload, timed by "
+            "hyperfine", "## Plots"):
+    t.ok(sec in rep, "report.md has '%s'" % sec)
+t.ok("1 of 10 sessions served" in rep,
+     "report.md says the iterative model served 1 of 10 sessions")
+t.ok(re.search(r"\| CPU \| .+ \|", rep) and "| kernel |" in rep and
+     "| compiler" in rep, "report.md describes the machine")
+t.ok("p50 / floor" in rep and re.search(r"\| thread \| [\d.]+ us \| [\d.]+ \|",
+                                        rep),
+     "report.md has each model's ratio to the ping-pong floor")
+if redis:
+    t.ok(re.search(r"c50 / redis", rep) and
+         re.search(r"\| thread \|(?: [^|]+ \|){5} [\d.]+ \|", rep),
+         "report.md has each model's ratio to redis-server at 50 sessions")
+    t.ok("PING" in rep and "16 bytes" in rep,
+         "report.md states the redis request and its size")
+else:
+    t.ok("redis-server is not installed" in rep,
+         "report.md says redis-server is missing")
+
+# hyperfine
+if shutil.which("hyperfine"):
+    try:
+        with open(os.path.join(out_dir, "hyperfine.json")) as f:
+            hf = json.load(f)
+        names = [r["command"] for r in hf["results"]]
+        codes = [c for r in hf["results"] for c in r.get("exit_codes", [])]
+    except (OSError, ValueError, KeyError):
+        names, codes = [], [1]
+    t.is_(names, pick, "hyperfine.json has one result per model")
+    t.ok(codes and not any(codes), "every hyperfine run exited 0")
+    t.ok(os.path.exists(os.path.join(out_dir, "hyperfine.md")) and
+         "| `thread` |" in rep, "hyperfine.md exported, its table in the report")
+else:
+    t.ok("hyperfine is not installed" in rep,
+         "report.md says hyperfine is missing")
+
+# plots
+if shutil.which("gnuplot"):
+    svgs = ["throughput.svg", "connect.svg"] + \
+        ["latency-%s.svg" % lab for lab in labels]
+    bad = []
+    for s in svgs:
+        try:
+            root = ET.parse(os.path.join(out_dir, s)).getroot()
+            if not root.tag.endswith("svg") or \
+                    len(root.findall(".//{http://www.w3.org/2000/svg}path")) < 5:
+                bad.append(s + ": no curves")
+        except (OSError, ET.ParseError) as e:
+            bad.append("%s: %s" % (s, e))
+        if "](%s)" % s not in rep:
+            bad.append(s + ": not linked from report.md")
+    t.ok(not bad, "%d SVG plots parse, have curves and are linked%s" % (
+        len(svgs), ": " + "; ".join(bad) if bad else ""))
+else:
+    t.skip("SVG plots", "gnuplot is not installed")
+
+# results/latest.md: the same report, links pointing into the run's dir.
+latest = os.path.join(TMP, "results", "latest.md")
+try:
+    with open(latest) as f:
+        lt = f.read()
+except OSError:
+    lt = ""
+links = re.findall(r"\]\(([^)#:]+)\)", lt)
+missing = [l for l in links if l != "README.md" and
+           not os.path.exists(os.path.join(TMP, "results", l))]
+t.ok(lt and links and not missing,
+     "latest.md's %d links resolve from results/ %s" % (len(links),
+                                                        missing or ""))
+
+# --- Ctrl-C stops everything ------------------------------------------------
+cmd = [sys.executable, BENCH, "--bin", BINDIR, "--out",
+       os.path.join(TMP, "results", "int"), "--models", "thread",
+       "--sessions", "10", "-d", "30", "--pingpong-duration", "0.2",
+       "--no-redis", "--no-hyperfine"]
+drv = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+kids = {}
+deadline = time.monotonic() + 30
+while time.monotonic() < deadline and "loadgen" not in kids.values():
+    kids = children(drv.pid)
+    time.sleep(0.05)
+srv = [pid for pid, comm in kids.items() if comm == "server"]
+t.ok("loadgen" in kids.values() and srv,
+     "the driver runs a server and loadgen (%s)" % kids)
+drv.send_signal(signal.SIGINT)
+try:
+    rc = drv.wait(timeout=20)
+except subprocess.TimeoutExpired:
+    drv.kill()
+    rc = drv.wait()
+t.is_(rc, 130, "Ctrl-C ends the driver with status 130")
+left = [pid for pid, comm in kids.items() if alive(pid, comm)]
+left += [p for s in srv for p in in_group(s)]
+t.ok(not left, "no server, server child or loadgen is left %s" % (left or ""))
+
+shutil.rmtree(TMP, ignore_errors=True)
+t.done()
