@@ -21,19 +21,17 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
-#include <math.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
 #include "log.h"
 #include "net.h"
+#include "opt.h"
 
-#define VERSION	"socklab 0.1"
 
 /*
  * Lines are not held whole: past CHUNK bytes without a newline, what we
@@ -88,52 +86,9 @@ bad_usage(void)
 }
 
 static void
-check_port(const char *s)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end != '\0' || v < 1 || v > 65535) {
-		log_err("--port: '%s' is not a number from 1 to 65535", s);
-		bad_usage();
-	}
-}
-
-static int
-parse_timeout(const char *s)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || *end != '\0' || !isfinite(v) || v < 0 ||
-	    v > 86400) {
-		log_err("--timeout: '%s' is not a number of seconds from 0 "
-		    "to 86400", s);
-		bad_usage();
-	}
-	if (v == 0)
-		return 0;
-	return v * 1000 < 1 ? 1 : (int)(v * 1000 + 0.5);
-}
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
-		die(1, "clock_gettime: %s", strerror(errno));
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
 arm_deadline(struct client *c)
 {
-	c->deadline = c->timeout_ms ? now_ms() + c->timeout_ms : 0;
+	c->deadline = c->timeout_ms ? mono_ms() + c->timeout_ms : 0;
 }
 
 static void
@@ -380,7 +335,7 @@ run(struct client *c)
 		}
 		timeout = -1;
 		if (c->deadline && (c->waiting || c->done)) {
-			left = c->deadline - now_ms();
+			left = c->deadline - mono_ms();
 			if (left <= 0 && c->waiting)
 				die(1, "timed out: no reply from %s in %g s",
 				    c->name, c->timeout_ms / 1000.0);
@@ -421,6 +376,7 @@ main(int argc, char **argv)
 	};
 	struct client c;
 	const char *host = "127.0.0.1", *port = "12000";
+	long v;
 	int ch;
 
 	memset(&c, 0, sizeof(c));
@@ -428,11 +384,19 @@ main(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "H:p:1t:hV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'H': host = optarg; break;
-		case 'p': check_port(optarg); port = optarg; break;
+		case 'p':
+			if (opt_long("--port", optarg, 1, 65535, &v) == -1)
+				bad_usage();
+			port = optarg;
+			break;
 		case '1': c.once = 1; break;
-		case 't': c.timeout_ms = parse_timeout(optarg); break;
+		case 't':
+			if (opt_msec("--timeout", optarg, 1, 86400,
+			    &c.timeout_ms) == -1)
+				bad_usage();
+			break;
 		case 'h': usage(stdout); exit(0);
-		case 'V': puts(VERSION); exit(0);
+		case 'V': puts(SOCKLAB_VERSION); exit(0);
 		default: bad_usage();
 		}
 	}

@@ -22,18 +22,16 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <math.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "net.h"
+#include "opt.h"
 
-#define VERSION		"socklab 0.1"
 #define DGRAM_MAX	65536	/* any UDP payload fits (65507 / 65527) */
 
 struct client {
@@ -70,37 +68,6 @@ bad_usage(void)
 	exit(2);
 }
 
-static int
-parse_timeout(const char *s)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || *end != '\0' || !isfinite(v) || v <= 0 ||
-	    v > 86400) {
-		log_err("--timeout: '%s' is not a number of seconds above 0 "
-		    "(up to 86400)", s);
-		bad_usage();
-	}
-	return v * 1000 < 1 ? 1 : (int)(v * 1000 + 0.5);
-}
-
-static void
-check_port(const char *s)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end != '\0' || v < 1 || v > 65535) {
-		log_err("--port: '%s' is not a number from 1 to 65535", s);
-		bad_usage();
-	}
-}
-
 /* "1.0 s", "0.25 s": as the user would write it, without libm. */
 static void
 fmt_secs(int ms, char *out, size_t n)
@@ -109,16 +76,6 @@ fmt_secs(int ms, char *out, size_t n)
 		snprintf(out, n, "%d.%d s", ms / 1000, ms / 100 % 10);
 	else
 		snprintf(out, n, "%d.%03d s", ms / 1000, ms % 1000);
-}
-
-static long
-now_ms(void)
-{
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
-		die(1, "clock_gettime: %s", strerror(errno));
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void
@@ -194,12 +151,12 @@ recv_reply(const struct client *c, char *buf, size_t cap)
 	struct pollfd pfd;
 	struct iovec iov;
 	struct msghdr msg;
-	long deadline = now_ms() + c->timeout_ms, left;
+	long deadline = mono_ms() + c->timeout_ms, left;
 	ssize_t n;
 	int rc;
 
 	for (;;) {
-		if ((left = deadline - now_ms()) <= 0)
+		if ((left = deadline - mono_ms()) <= 0)
 			timed_out(c);
 		pfd.fd = c->fd;
 		pfd.events = POLLIN;
@@ -296,17 +253,26 @@ main(int argc, char **argv)
 	};
 	struct client c = { .fd = -1, .connected = 1, .timeout_ms = 1000 };
 	const char *host = "127.0.0.1", *port = "12000";
+	long v;
 	int ch;
 
 	log_setprog(argv[0]);
 	while ((ch = getopt_long(argc, argv, "H:p:t:hV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'H': host = optarg; break;
-		case 'p': check_port(optarg); port = optarg; break;
-		case 't': c.timeout_ms = parse_timeout(optarg); break;
+		case 'p':
+			if (opt_long("--port", optarg, 1, 65535, &v) == -1)
+				bad_usage();
+			port = optarg;
+			break;
+		case 't':
+			if (opt_msec("--timeout", optarg, 0, 86400,
+			    &c.timeout_ms) == -1)
+				bad_usage();
+			break;
 		case 'N': c.connected = 0; break;
 		case 'h': usage(stdout); exit(0);
-		case 'V': puts(VERSION); exit(0);
+		case 'V': puts(SOCKLAB_VERSION); exit(0);
 		default: usage(stderr); exit(2);
 		}
 	}

@@ -22,8 +22,8 @@
 #include "casemap.h"
 #include "log.h"
 #include "net.h"
+#include "opt.h"
 
-#define VERSION	"socklab 0.1"
 
 /*
  * The largest UDP payload is 65507 bytes over IPv4 and 65527 over IPv6
@@ -59,21 +59,6 @@ usage(FILE *f)
 "line per datagram with the client's address and port.  The first line on\n"
 "standard output is 'listening on ADDR:PORT (udp)'.  SIGTERM or SIGINT\n"
 "ends it with status 0.\n");
-}
-
-static void
-check_port(const char *s)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end != '\0' || v < 0 || v > 65535) {
-		log_err("--port: '%s' is not a number from 0 to 65535", s);
-		usage(stderr);
-		exit(2);
-	}
 }
 
 /* No SA_RESTART: a signal must wake recvmsg() so that the loop sees stop. */
@@ -202,16 +187,23 @@ main(int argc, char **argv)
 	};
 	const char *host = "127.0.0.1", *port = "12000";
 	char err[NET_ERR_LEN], addr[NET_ADDR_LEN];
+	long v;
 	int ch, fd, quiet = 0, rc;
 
 	log_setprog(argv[0]);
 	while ((ch = getopt_long(argc, argv, "H:p:qhV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'H': host = optarg; break;
-		case 'p': check_port(optarg); port = optarg; break;
+		case 'p':
+			if (opt_long("--port", optarg, 0, 65535, &v) == -1) {
+				usage(stderr);
+				exit(2);
+			}
+			port = optarg;
+			break;
 		case 'q': quiet = 1; break;
 		case 'h': usage(stdout); exit(0);
-		case 'V': puts(VERSION); exit(0);
+		case 'V': puts(SOCKLAB_VERSION); exit(0);
 		default: usage(stderr); exit(2);
 		}
 	}
