@@ -11,6 +11,14 @@
  * is read again once they fall below half of it, so a session holds at
  * most max_output + CASE_MAX_EXPANSION * READ_CHUNK bytes of replies
  * and max_line bytes of partial line.
+ *
+ * A session that ends while the client may still be sending (see
+ * session_lingers) lingers once its replies are out, as session_run
+ * does: it sends its FIN, drops what the client still sends, and closes
+ * at the client's EOF or after SESSION_LINGER_MS, so that no reset
+ * overtakes the last replies.  Lingering sessions wait in a list of
+ * their own, in the order they began, which one timer serves as the
+ * idle list's does.
  */
 #include <sys/socket.h>
 
@@ -39,12 +47,19 @@ struct session {
 	int		 fd;
 	int		 paused;	/* not read: too many replies wait */
 	int		 closing;	/* send what is left, then close */
+	int		 linger;	/* closing: then linger first */
+	int		 lingering;	/* FIN sent, input dropped */
 	const char	*why;		/* for the log, once closing */
-	long long	 active;	/* ev_now() of the last whole line */
-	struct session	*prev, *next;	/* in order of activity */
+	long long	 active;	/* ev_now() of the last whole line,
+					   or when lingering began */
+	struct session	*prev, *next;	/* in es->serving or es->lingering */
 	struct proto	 p;
 	struct buf	 out;
 	char		 addr[NET_ADDR_LEN];
+};
+
+struct list {
+	struct session	*head, *tail;
 };
 
 struct evs {
@@ -55,8 +70,10 @@ struct evs {
 	atomic_int	 own;
 	int		 nsessions;	/* of this loop */
 	int		 stopping;
-	struct session	*head, *tail;	/* least recently active first */
-	struct ev_timer	 idle;		/* due when head goes idle */
+	struct list	 serving;	/* least recently active first */
+	struct list	 lingering;	/* the first to give up first */
+	struct ev_timer	 idle;		/* due when serving's head goes idle */
+	struct ev_timer	 linger;	/* due when lingering's head gives up */
 	struct ev_timer	 pause;		/* accepting again after EMFILE */
 	char		 in[READ_CHUNK];	/* shared by the sessions */
 };
@@ -70,29 +87,29 @@ idle_ms(const struct evs *es)
 }
 
 static void
-list_unlink(struct evs *es, struct session *s)
+list_unlink(struct list *l, struct session *s)
 {
 	if (s->prev)
 		s->prev->next = s->next;
 	else
-		es->head = s->next;
+		l->head = s->next;
 	if (s->next)
 		s->next->prev = s->prev;
 	else
-		es->tail = s->prev;
+		l->tail = s->prev;
 	s->prev = s->next = NULL;
 }
 
 static void
-list_append(struct evs *es, struct session *s)
+list_append(struct list *l, struct session *s)
 {
-	s->prev = es->tail;
+	s->prev = l->tail;
 	s->next = NULL;
-	if (es->tail)
-		es->tail->next = s;
+	if (l->tail)
+		l->tail->next = s;
 	else
-		es->head = s;
-	es->tail = s;
+		l->head = s;
+	l->tail = s;
 }
 
 /* A whole line came: the idle clock restarts, and the session goes to
@@ -103,9 +120,9 @@ touch(struct session *s)
 	struct evs *es = s->es;
 
 	s->active = ev_now(es->loop);
-	if (es->tail != s) {
-		list_unlink(es, s);
-		list_append(es, s);
+	if (es->serving.tail != s) {
+		list_unlink(&es->serving, s);
+		list_append(&es->serving, s);
 	}
 }
 
@@ -133,15 +150,17 @@ session_close(struct session *s, const char *why)
 		    strerror(errno));
 	if (close(s->fd) == -1)
 		log_err("close: %s", strerror(errno));
-	list_unlink(es, s);
+	list_unlink(s->lingering ? &es->lingering : &es->serving, s);
 	atomic_fetch_sub(es->active, 1);
 	es->nsessions--;
 	log_session_close(es->o, s->addr, s->p.lines, why);
 	proto_free(&s->p);
 	buf_free(&s->out);
 	free(s);
-	if (es->head == NULL)
+	if (es->serving.head == NULL)
 		ev_timer_stop(es->loop, &es->idle);
+	if (es->lingering.head == NULL)
+		ev_timer_stop(es->loop, &es->linger);
 	if (es->stopping && es->nsessions == 0)
 		ev_stop(es->loop);
 }
@@ -226,12 +245,56 @@ serve_input(struct session *s)
 		}
 		if (st != PROTO_MORE) {
 			finish(s, status_why(st));
+			s->linger = session_lingers(s->fd, st,
+			    (size_t)r - used);
 			break;
 		}
 		if ((size_t)r < sizeof(es->in))
 			break;		/* drained, most likely */
 	}
 	return 0;
+}
+
+/*
+ * The replies are out: send our FIN, and watch for the client's until
+ * SESSION_LINGER_MS have passed (on_linger).
+ */
+static void
+linger_start(struct session *s)
+{
+	struct evs *es = s->es;
+
+	if (shutdown(s->fd, SHUT_WR) == -1 ||
+	    ev_modify(es->loop, s->fd, EV_READ) == -1) {
+		session_close(s, s->why);
+		return;
+	}
+	list_unlink(&es->serving, s);
+	if (es->serving.head == NULL)
+		ev_timer_stop(es->loop, &es->idle);
+	s->lingering = 1;
+	s->active = ev_now(es->loop);
+	list_append(&es->lingering, s);
+	if (!es->linger.armed)
+		ev_timer_start(es->loop, &es->linger, SESSION_LINGER_MS);
+}
+
+/* Lingering: drop what comes, and close at the client's EOF. */
+static void
+drop_input(struct session *s)
+{
+	struct evs *es = s->es;
+	ssize_t r;
+	int i;
+
+	for (i = 0; i < READS_PER_TURN; i++) {
+		if ((r = net_read(s->fd, es->in, sizeof(es->in))) > 0)
+			continue;
+		if (r == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		session_close(s, s->why);	/* EOF, or a reset: done */
+		return;
+	}
 }
 
 /* Close a session that is done, or watch what it needs next. */
@@ -242,7 +305,10 @@ update(struct session *s)
 	int mask = 0;
 
 	if (s->closing && pending == 0) {
-		session_close(s, s->why);
+		if (s->linger)
+			linger_start(s);
+		else
+			session_close(s, s->why);
 		return;
 	}
 	if (s->paused && pending <= s->es->o->max_output / 2)
@@ -265,6 +331,10 @@ on_io(struct ev_loop *loop, int fd, int ready, void *arg)
 
 	(void)loop;
 	(void)fd;
+	if (s->lingering) {
+		drop_input(s);
+		return;
+	}
 	if ((ready & EV_WRITE) && flush(s) == -1) {
 		session_close(s, strerror(errno));
 		return;
@@ -302,7 +372,7 @@ session_new(struct evs *es, int fd, const char *addr)
 	if (net_nodelay(fd, 1) == -1 && errno != EOPNOTSUPP)
 		log_err("TCP_NODELAY: %s", strerror(errno));
 	s->active = ev_now(es->loop);
-	list_append(es, s);
+	list_append(&es->serving, s);
 	es->nsessions++;
 	if (es->o->idle_timeout > 0 && !es->idle.armed)
 		ev_timer_start(es->loop, &es->idle, idle_ms(es));
@@ -318,11 +388,27 @@ on_idle(struct ev_loop *loop, struct ev_timer *t, void *arg)
 	struct session *s;
 	long long now = ev_now(loop), limit = idle_ms(es);
 
-	while ((s = es->head) != NULL && s->active + limit <= now)
+	while ((s = es->serving.head) != NULL && s->active + limit <= now)
 		session_close(s, buf_pending(&s->out) > 0 ?
 		    "client not reading" : "idle timeout");
-	if (es->head != NULL)
-		ev_timer_start(loop, t, es->head->active + limit - now);
+	if (es->serving.head != NULL)
+		ev_timer_start(loop, t, es->serving.head->active + limit - now);
+}
+
+/* Close the sessions that lingered long enough for the client's EOF. */
+static void
+on_linger(struct ev_loop *loop, struct ev_timer *t, void *arg)
+{
+	struct evs *es = arg;
+	struct session *s;
+	long long now = ev_now(loop);
+
+	while ((s = es->lingering.head) != NULL &&
+	    s->active + SESSION_LINGER_MS <= now)
+		session_close(s, s->why);
+	if (es->lingering.head != NULL)
+		ev_timer_start(loop, t,
+		    es->lingering.head->active + SESSION_LINGER_MS - now);
 }
 
 static void
@@ -409,6 +495,7 @@ evs_new(int lfd, const struct server_opts *o, atomic_int *active, char *err,
 	atomic_init(&es->own, 0);
 	es->active = active ? active : &es->own;
 	ev_timer_init(&es->idle, on_idle, es);
+	ev_timer_init(&es->linger, on_linger, es);
 	ev_timer_init(&es->pause, on_pause_over, es);
 	if ((es->loop = ev_create(err, errlen)) == NULL) {
 		free(es);
@@ -454,6 +541,17 @@ close_listener(struct evs *es)
 	ev_timer_stop(es->loop, &es->pause);
 }
 
+/* End every session now: those served as a shutdown, the lingering
+ * ones as they ended. */
+static void
+close_all(struct evs *es)
+{
+	while (es->serving.head != NULL)
+		session_close(es->serving.head, "shutdown");
+	while (es->lingering.head != NULL)
+		session_close(es->lingering.head, es->lingering.head->why);
+}
+
 void
 evs_stop(struct evs *es, int level)
 {
@@ -462,8 +560,8 @@ evs_stop(struct evs *es, int level)
 	/* New clients are refused at once while the others finish. */
 	close_listener(es);
 	es->stopping = 1;
-	while (level >= 2 && es->head != NULL)
-		session_close(es->head, "shutdown");
+	if (level >= 2)
+		close_all(es);
 	if (es->nsessions == 0)
 		ev_stop(es->loop);
 }
@@ -473,8 +571,7 @@ evs_free(struct evs *es)
 {
 	if (es == NULL)
 		return;
-	while (es->head != NULL)
-		session_close(es->head, "shutdown");
+	close_all(es);
 	close_listener(es);
 	ev_free(es->loop);
 	free(es);

@@ -209,6 +209,54 @@ set_send_timeout(int fd, int sec)
 		log_err("SO_SNDTIMEO: %s", strerror(errno));
 }
 
+/*
+ * A close() with unread input makes the kernel answer with a reset, and
+ * a reset that reaches the client before it has read our last replies
+ * (or the ERR line) destroys them in its receive queue.  So when the
+ * client may still be sending, as nginx's lingering_close "on" guesses
+ * it: the rest of an over-long line, bytes already come after ".".
+ * A client that sent "." and stopped, as the protocol wants, is closed
+ * at once: nothing of its can arrive to cause a reset.
+ */
+int
+session_lingers(int fd, enum proto_status st, size_t unread)
+{
+	struct pollfd pfd;
+
+	if (st == PROTO_TOOLONG)
+		return 1;
+	if (st != PROTO_END)
+		return 0;
+	if (unread > 0)
+		return 1;
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	return poll(&pfd, 1, 0) == 1;
+}
+
+/*
+ * Send our FIN after the replies, then read and drop what comes until
+ * the client's own FIN, as Apache's lingering_close does.  A client that
+ * closes when it sees our EOF costs one round trip.
+ *
+ * Bounded in time only: a bound in bytes would bring the reset back for
+ * a client still sending a long line, and dropping input is no more work
+ * than a client can make us do with lines anyway.  Not after the idle
+ * timeout (we owe nothing then, and a slow client is the one to be rid
+ * of) nor a hard stop (the drain time is over: wait_input gives up).
+ */
+static void
+linger(int fd, char *junk, size_t len)
+{
+	long long deadline;
+
+	if (shutdown(fd, SHUT_WR) == -1)
+		return;		/* reset by the client already */
+	deadline = now_ms() + SESSION_LINGER_MS;
+	while (wait_input(fd, deadline) > 0 && net_read(fd, junk, len) > 0)
+		continue;
+}
+
 void
 session_run(int fd, const char *addr, const struct server_opts *o)
 {
@@ -220,7 +268,7 @@ session_run(int fd, const char *addr, const struct server_opts *o)
 	long long deadline = 0;
 	size_t used;
 	ssize_t r;
-	int w;
+	int w, lingering = 0;
 
 	log_session_open(o, addr);
 	proto_init(&p, o->max_line);
@@ -259,9 +307,12 @@ session_run(int fd, const char *addr, const struct server_opts *o)
 			why = st == PROTO_END ? "client sent '.'" :
 			    st == PROTO_TOOLONG ? "line too long" :
 			    "out of memory";
+			lingering = session_lingers(fd, st, (size_t)r - used);
 			break;
 		}
 	}
+	if (lingering)
+		linger(fd, in, sizeof(in));
 	if (st == PROTO_MORE && proto_partial(&p) > 0 &&
 	    strcmp(why, "client closed") == 0)
 		why = "client closed mid-line";

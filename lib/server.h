@@ -14,6 +14,8 @@
 #include <signal.h>
 #include <stddef.h>
 
+#include "proto.h"
+
 struct server_opts {
 	const char	*host;
 	const char	*port;
@@ -46,6 +48,9 @@ struct model {
 				   --max-clients defaults to 1024 */
 #define MODEL_REUSEPORT	0x2	/* binds more listeners to the address
 				   later: listen with SO_REUSEPORT */
+#define MODEL_POOL	0x4	/* serves at most --workers sessions at
+				   once: size the pool to the load
+				   (--list-models says "[pool]") */
 
 /*
  * 1 after SIGTERM/SIGINT: stop accepting, let sessions finish.  2 when
@@ -82,10 +87,24 @@ int	server_accept(int lfd, int nonblock, char *addr, size_t addrlen);
 /*
  * Serve one connection to the end with blocking I/O: read, feed the
  * protocol, write what it produced in one write, until ".", EOF, error,
- * a limit, the idle timeout, or a hard stop.  Closes nothing: the
- * caller owns fd.  addr is the peer, for the log.
+ * a limit, the idle timeout, or a hard stop.  When the client may
+ * still be sending (session_lingers) it shuts down the sending side and
+ * waits for the client's EOF, so that a close() with unread input cannot
+ * reset the last replies away.  Closes nothing: the caller owns fd.
+ * addr is the peer, for the log.
  */
 void	session_run(int fd, const char *addr, const struct server_opts *);
+
+/*
+ * Whether a session that ended with st, with unread bytes of its last
+ * read left over, must linger: the client may still be sending.  Always
+ * after an over-long line (the rest of it is coming); after "." only if
+ * more came behind it, here or in the socket (a client that stops at
+ * "." as it should costs nothing, even if it keeps its socket open).
+ * The linger lasts until the client's EOF, at most SESSION_LINGER_MS.
+ */
+#define SESSION_LINGER_MS 1000
+int	session_lingers(int fd, enum proto_status st, size_t unread);
 
 /* Tell a client over --max-clients that it is not served, and close it. */
 void	server_busy(int fd);
