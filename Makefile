@@ -181,4 +181,4 @@ demo: $(BIN)/server $(BIN)/udp-server $(BIN)/udp-client $(BIN)/demo-backlog \
 clean:
 	rm -rf bin build
 
--include $(shell find build -name '*.d' 2>/dev/null)
+-include $(shell find $(OBJ) -name '*.d' 2>/dev/null)

@@ -439,6 +439,8 @@ def lg_summary(j):
         sum(v for v in errs.values() if isinstance(v, (int, float))),
         "sessions_replied": first.get("count"),
         "sessions_lost": dig(j, "sessions_lost"),
+        "unanswered": dig(j, "unanswered"),
+        "unanswered_warmup": dig(j, "unanswered_warmup"),
         "listen_overflows": dig(j, "netstat", "ListenOverflows"),
         "listen_drops": dig(j, "netstat", "ListenDrops"),
         "syn_retrans": dig(j, "connects", "syn_retrans"),
@@ -520,9 +522,11 @@ class Bench:
         name = "%s-%s-r%d" % (target, label, self.round)
         jpath = os.path.join(self.out, "runs", name + ".json")
         logdir = os.path.join(self.out, "logs")
+        workers = workers_for(a, self.pools, target, sessions,
+                              keepalive) if kind == "model" else None
         srv = Server(kind, target, self.bindir,
                      os.path.join(logdir, name + ".server.log"),
-                     workers=a.workers)
+                     workers=workers)
         t0 = time.monotonic()
         srv.start()
         idle = tree_memory(srv.proc.pid)
@@ -573,6 +577,7 @@ class Bench:
             "request": REDIS_REQUEST if kind == "redis"
             else "%d-byte varying lowercase line" % LINE_BYTES,
             "server_cmd": srv.cmd, "loadgen_cmd": cmd,
+            "workers": workers,
             "loadgen_exit": rc, "loadgen_killed": timed_out,
             "loadgen_stderr": err[-2000:],
             "server_pid": srv.proc.pid,
@@ -679,6 +684,7 @@ class Bench:
         os.makedirs(os.path.join(self.out, "logs"), exist_ok=True)
         os.makedirs(os.path.join(self.out, "plotdata"), exist_ok=True)
         self.models = a.models or list_models(self.bindir)
+        self.pools = pool_models(self.bindir) & set(self.models)
         self.redis = shutil.which("redis-server") and not a.no_redis
         if not self.redis:
             self.notes.append("redis-server is not installed (or "
@@ -869,7 +875,8 @@ class Bench:
             ["max_us", "connect_p50_us", "connect_p99_us",
              "connect_max_us", "sessions_replied", "server_cpu_s",
              "cpu_us_per_request", "mem_pss_kb", "mem_rss_kb",
-             "mem_pss_kb_per_session", "listen_overflows", "loadgen_exit"]
+             "mem_pss_kb_per_session", "listen_overflows", "loadgen_exit",
+             "unanswered", "unanswered_warmup", "workers"]
         with open(path, "w", newline="") as f:
             w = csv.writer(f)
             w.writerow(cols)
@@ -1086,6 +1093,7 @@ def row_value(j, col):
         "mem_pss_kb_per_session": mem_per_session(j),
         "listen_overflows": s["listen_overflows"],
         "loadgen_exit": b["loadgen_exit"],
+        "workers": b.get("workers"),
     }
     if col in v:
         x = v[col]
@@ -1126,13 +1134,18 @@ def shell_quote(s):
     return "'" + s.replace("'", "'\\''") + "'"
 
 
+POOL_TAG = "[pool]"
+MAX_POOL = 1000
+
+
 def list_models(bindir):
     out = subprocess.run([os.path.join(bindir, "server"), "--list-models"],
                          capture_output=True, text=True, check=True).stdout
     return [line.split()[0] for line in out.splitlines() if line.strip()]
 
 
-def model_descriptions(bindir):
+def model_lines(bindir):
+    """{name: description} from --list-models; {} if it fails."""
     try:
         out = subprocess.run([os.path.join(bindir, "server"),
                               "--list-models"], capture_output=True,
@@ -1143,8 +1156,38 @@ def model_descriptions(bindir):
     for line in out.splitlines():
         parts = line.split(None, 1)
         if parts:
-            d[parts[0]] = parts[1] if len(parts) > 1 else ""
+            d[parts[0]] = parts[1].strip() if len(parts) > 1 else ""
     return d
+
+
+def model_descriptions(bindir):
+    """The descriptions, without the "[pool]" tag."""
+    return {m: d[:-len(POOL_TAG)].rstrip() if d.endswith(POOL_TAG) else d
+            for m, d in model_lines(bindir).items()}
+
+
+def pool_models(bindir):
+    """The models whose --list-models line ends with "[pool]": they serve
+    at most --workers sessions at once."""
+    return {m for m, d in model_lines(bindir).items()
+            if d.endswith(POOL_TAG)}
+
+
+def ncpu():
+    return os.cpu_count() or 1
+
+
+def workers_for(a, pools, target, sessions, keepalive):
+    """--workers for one run, or None for the server's default.  An
+    explicit --workers holds for every run.  Otherwise a pool is sized to
+    the load for persistent sessions (UNP ch. 30: one worker per session,
+    at least one per CPU, at most MAX_POOL), and keeps its default (one
+    per CPU) for a connection per request, its natural workload."""
+    if a.workers:
+        return a.workers
+    if target in pools and keepalive:
+        return min(MAX_POOL, max(ncpu(), sessions))
+    return None
 
 
 # ---------------------------------------------------------------------
@@ -1270,16 +1313,19 @@ class Report:
                "gets the inline request `%s` (%d bytes, padded with spaces "
                "to the same size as socklab's lines; its reply `+PONG\\r\\n` "
                "is 7 bytes against socklab's 16), without reply "
-               "verification." % (
+               "verification.  %s" % (
                    LINE_BYTES, a.duration, a.warmup,
                    warmup_for(a, max(a.sessions)), max(a.sessions),
                    a.rounds, a.threads,
                    a.timeout,
-                   a.k0_sessions, REDIS_REQUEST, REDIS_REQUEST_BYTES))
+                   a.k0_sessions, REDIS_REQUEST, REDIS_REQUEST_BYTES,
+                   self.pool_sentence()))
         self.w()
         desc = model_descriptions(b.bindir)
         self.w("Models: " + "; ".join(
-            "`%s` (%s)" % (m, desc.get(m, "?")) for m in b.models) + ".")
+            "`%s` (%s%s)" % (m, desc.get(m, "?"),
+                             "; a pool" if m in b.pools else "")
+            for m in b.models) + ".")
         self.w()
         if b.notes:
             self.w("**Notes from this run:**")
@@ -1297,6 +1343,27 @@ class Report:
         self.section_plots()
         self.section_files()
         return "\n".join(self.L) + "\n"
+
+    def pool_sentence(self):
+        """How the pooled models were sized, for the workload paragraph."""
+        a = self.a
+        pools = [m for m in self.b.models if m in self.b.pools]
+        if a.workers:
+            return ("Every run passes `--workers %d` to the pooled models%s."
+                    % (a.workers, " (%s)" % ", ".join(
+                        "`%s`" % m for m in pools) if pools else ""))
+        if not pools:
+            return ""
+        return ("The pooled models (%s: `[pool]` in `bin/server "
+                "--list-models`) serve at most `--workers` sessions at "
+                "once, so, as UNP ch. 30 sizes a pool to its load, their "
+                "persistent-session runs (`c1` .. `c%d`, and the hyperfine "
+                "workload) get `--workers` = max(CPUs, sessions), at most "
+                "%d: one worker per session; their `k0` run keeps the "
+                "default, one worker per CPU (%d here), the workload a "
+                "pool is made for." % (
+                    ", ".join("`%s`" % m for m in pools),
+                    max(a.sessions), MAX_POOL, ncpu()))
 
     def section_machine(self):
         self.w("## Machine")
@@ -1343,14 +1410,15 @@ class Report:
             self.w("*k of N sessions served*: the model answered only k "
                    "of the N connected sessions during the whole run.  A "
                    "blocking design serves as many sessions at once as it "
-                   "has workers (iterative: one; a pool: `--workers`, by "
-                   "default one per CPU%s); the other sessions were "
+                   "has workers (iterative: one; a pool: `--workers`, %s); "
+                   "the other sessions were "
                    "connected by the kernel and waited in the accept queue "
                    "(or the server's own queue), unanswered, until loadgen "
                    "closed them.  Throughput and latency of such a run are "
                    "those of the served sessions only." % (
-                       "" if not self.a.workers else
-                       "; this run: --workers %d" % self.a.workers))
+                       "here sized to the sessions up to %d" % MAX_POOL
+                       if not self.a.workers else
+                       "this run: %d" % self.a.workers))
             self.w()
 
     def section_latency(self):
@@ -1386,7 +1454,12 @@ class Report:
         self.table(["model"] + labels, rows)
         self.w("Errors per run (by kind), where any; and runs whose "
                "loadgen or server did not exit 0 (SIGTERM is how the "
-               "bench stops a server: a clean stop is exit 0):")
+               "bench stops a server: a clean stop is exit 0).  "
+               "`unanswered` counts requests still waiting for a reply "
+               "when the run ended: not errors (a closed loop ends with "
+               "up to one per session in flight), but those sent in the warm-up "
+               "waited through the whole measured window; every run's "
+               "counts are in its JSON and in summary.csv:")
         self.w()
         rows = []
         for j in self.b.runs:
@@ -1400,10 +1473,15 @@ class Report:
                              kinds or "-", b["loadgen_exit"],
                              b["server_exit"],
                              "%s of %d" % (s["sessions_replied"],
-                                           b["sessions"])])
+                                           b["sessions"]),
+                             "%s (%s)" % (s["unanswered"],
+                                          s["unanswered_warmup"])
+                             if s["unanswered"] is not None else "-"])
         if rows:
             self.table(["model", "run", "errors", "loadgen exit",
-                        "server exit", "sessions that got a reply"], rows)
+                        "server exit", "sessions that got a reply",
+                        "unanswered at the end (sent in the warm-up)"],
+                       rows)
         else:
             self.w("None.")
             self.w()
@@ -1602,9 +1680,13 @@ class Report:
                "(a fixed number of requests) and stops the server "
                "(`bench/bench.py --one MODEL`; its Python start-up, a few "
                "tens of ms, is in every figure alike).  `--warmup 1 --runs "
-               "%d`.  Exported to [hyperfine.json](hyperfine.json) and "
+               "%d`%s.  Exported to [hyperfine.json](hyperfine.json) and "
                "[hyperfine.md](hyperfine.md)." % (
-                   a.hf_sessions, a.hf_requests, a.hf_runs))
+                   a.hf_sessions, a.hf_requests, a.hf_runs,
+                   "; the pooled models get `--workers %d`" %
+                   workers_for(a, self.b.pools, next(iter(self.b.pools)),
+                               a.hf_sessions, 1)
+                   if self.b.pools else ""))
         self.w()
         with open(os.path.join(self.b.out, "hyperfine.md")) as f:
             for line in f.read().splitlines():
@@ -1682,8 +1764,10 @@ def served_note(j, errors=True):
 # --one: one fixed workload against one fresh server (hyperfine's command).
 
 def one(args):
-    srv = Server("redis" if args.one == "redis" else "model", args.one,
-                 args.bin, os.devnull, workers=args.workers)
+    kind = "redis" if args.one == "redis" else "model"
+    workers = workers_for(args, pool_models(args.bin), args.one,
+                          args.sessions, 1) if kind == "model" else None
+    srv = Server(kind, args.one, args.bin, os.devnull, workers=workers)
     srv.start()
     try:
         cmd = [os.path.join(args.bin, "loadgen"), "--host", "127.0.0.1",
@@ -1730,7 +1814,9 @@ def parse_args(argv):
     p.add_argument("--timeout", type=float, default=5,
                    help="loadgen --timeout in seconds")
     p.add_argument("--workers", type=int,
-                   help="--workers for the pooled models")
+                   help="--workers for the pooled models in every run "
+                   "(default: max(CPUs, sessions), at most %d, for "
+                   "persistent sessions; one per CPU for -k 0)" % MAX_POOL)
     p.add_argument("--hf-runs", type=int)
     p.add_argument("--hf-sessions", type=int, default=100)
     p.add_argument("--hf-requests", type=int)

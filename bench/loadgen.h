@@ -79,6 +79,9 @@ struct stats {
 	uint64_t	 syn_retrans;	/* tcpi_total_retrans > 0 */
 	uint64_t	 slow_connects;	/* connect took >= 1 s */
 	uint64_t	 lost;		/* sessions ended by errors */
+	uint64_t	 unanswered;	/* written, no reply when the run
+					   ended: neither failed nor errors */
+	uint64_t	 unanswered_warm; /* of those, sent in the warm-up */
 	uint64_t	 bytes_out;
 	uint64_t	 bytes_in;
 	uint64_t	 t_end;		/* when the loop ended */

@@ -25,6 +25,14 @@
  *  errors	refused (no listener), reset (RST / EPIPE), closed (the
  *		server closed first), timeout (--timeout), connect_timeout,
  *		mismatch (a wrong reply), other (see the first one logged).
+ *  unanswered	requests written that had no reply when the run ended
+ *		(with -d: when the measured window closed; warm-up ones
+ *		included, and counted apart as unanswered_warmup).  Not
+ *		errors, not failed, no effect on the exit status: a closed
+ *		loop ends with up to -c x -P of them in flight.  Those sent
+ *		in the warm-up waited through the whole measured window:
+ *		sessions the server never served (an iterative server, a
+ *		pool smaller than -c), or a reply slower than the run.
  *  netstat	TcpExt ListenOverflows / ListenDrops after - before: the
  *		whole network namespace, not this run alone.
  */
@@ -175,6 +183,9 @@ report_summary(const struct opts *o, const struct result *r)
 	for (i = 0; i < E_NKINDS; i++)
 		printf(" %s %llu", err_names[i], ull(st->errors[i]));
 	printf("\n");
+	printf("  unanswered   %llu requests in flight when the run ended "
+	    "(%llu sent in the warm-up); not errors\n", ull(st->unanswered),
+	    ull(st->unanswered_warm));
 	if (st->lost > 0)
 		printf("  lost         %llu sessions\n", ull(st->lost));
 	if (r->ns_before.ok && r->ns_after.ok)
@@ -199,7 +210,8 @@ report_csv(const struct opts *o, const struct result *r)
 	int k;
 
 	printf("mode,sessions,threads,pipeline,keepalive,size,rate_target,"
-	    "measured_s,completed,failed,errors,throughput_rps,mean_us");
+	    "measured_s,completed,failed,errors,unanswered,unanswered_warmup,"
+	    "throughput_rps,mean_us");
 	for (i = 0; i < NPCT; i++)
 		printf(",%s_us", pct_keys[i]);
 	printf(",max_us,unc_p50_us,unc_p99_us,unc_max_us,connect_p50_us,"
@@ -210,11 +222,11 @@ report_csv(const struct opts *o, const struct result *r)
 		printf(",err_%s", err_names[k]);
 	printf(",listen_overflows,listen_drops,cut_short\n");
 
-	printf("%s,%d,%d,%d,%d,%zu,%.1f,%.6f,%llu,%llu,%llu,%.1f,%.3f",
-	    mode_name(o), o->sessions, o->threads, o->depth, o->keepalive,
-	    o->size, o->rate, r->measured, ull(st->completed),
-	    ull(st->failed),
-	    ull(errors_total(st)), r->throughput,
+	printf("%s,%d,%d,%d,%d,%zu,%.1f,%.6f,%llu,%llu,%llu,%llu,%llu,%.1f,"
+	    "%.3f", mode_name(o), o->sessions, o->threads, o->depth,
+	    o->keepalive, o->size, o->rate, r->measured, ull(st->completed),
+	    ull(st->failed), ull(errors_total(st)), ull(st->unanswered),
+	    ull(st->unanswered_warm), r->throughput,
 	    hist_mean(h) / 1e3);
 	for (i = 0; i < NPCT; i++)
 		printf(",%.3f", us(hist_percentile(h, pct_list[i])));
@@ -358,6 +370,10 @@ json_body(FILE *f, const struct opts *o, const struct result *r)
 		fprintf(f, "\"%s\": %llu, ", err_names[i],
 		    ull(st->errors[i]));
 	fprintf(f, "\"total\": %llu},\n", ull(errors_total(st)));
+	fprintf(f, "  \"unanswered\": %llu, \"unanswered_warmup\": %llu, "
+	    "\"unanswered_what\": \"requests written with no reply when the "
+	    "run ended (not errors); _warmup: of those, sent in the "
+	    "warm-up\",\n", ull(st->unanswered), ull(st->unanswered_warm));
 	fprintf(f, "  \"sessions_lost\": %llu,\n", ull(st->lost));
 	if (r->ns_before.ok && r->ns_after.ok)
 		fprintf(f, "  \"netstat\": {\"ListenOverflows\": %llu, "

@@ -144,6 +144,8 @@ stats_merge(struct stats *d, const struct stats *s)
 	d->syn_retrans += s->syn_retrans;
 	d->slow_connects += s->slow_connects;
 	d->lost += s->lost;
+	d->unanswered += s->unanswered;
+	d->unanswered_warm += s->unanswered_warm;
 	d->bytes_out += s->bytes_out;
 	d->bytes_in += s->bytes_in;
 	if (s->t_end > d->t_end)
@@ -909,6 +911,27 @@ plan_sessions(struct worker *w)
 	}
 }
 
+/*
+ * At the end of the run: the requests this session wrote that got no
+ * reply.  They did not fail (nothing went wrong, the run just ended), so
+ * they are neither errors nor failures; but one sent in the warm-up and
+ * still unanswered waited through the whole measured window, as in a
+ * session the server never served.
+ */
+static void
+count_unanswered(struct worker *w, const struct session *s)
+{
+	const struct pending *p;
+	unsigned i;
+
+	for (i = 0; i < s->nstamped; i++) {
+		p = &s->ring[(s->head + i) % (unsigned)run.o->depth];
+		w->st.unanswered++;
+		if (!p->measured)
+			w->st.unanswered_warm++;
+	}
+}
+
 void *
 worker_main(void *arg)
 {
@@ -953,8 +976,10 @@ worker_main(void *arg)
 			handle(w, ev[i].data.ptr, ev[i].events, now_ns());
 	}
 	w->st.t_end = now;
-	for (i = 0; i < w->nsess; i++)
+	for (i = 0; i < w->nsess; i++) {
+		count_unanswered(w, &w->sess[i]);
 		close_conn(w, &w->sess[i]);
+	}
 	publish(w);
 	atomic_store(&w->finished, 1);
 	/* Wake the main thread, which waits in sigtimedwait(). */

@@ -43,12 +43,13 @@ static const struct model models[] = {
 	{ "reuseport", "N threads, each with its own SO_REUSEPORT listener "
 	    "and event loop (nginx)", serve_reuseport, MODEL_REUSEPORT },
 	{ "prefork", "N child processes made at start, each blocking in "
-	    "accept() (UNP serv02; --accept-lock: serv04)", serve_prefork, 0 },
+	    "accept() (UNP serv02; --accept-lock: serv04)", serve_prefork,
+	    MODEL_POOL },
 	{ "prethread", "N threads made at start, each blocking in accept() "
-	    "(UNP serv07)", serve_prethread, 0 },
+	    "(UNP serv07)", serve_prethread, MODEL_POOL },
 	{ "prethread-queue", "N threads made at start; the main thread "
 	    "accepts and queues descriptors for them (UNP serv08)",
-	    serve_prethread_queue, 0 },
+	    serve_prethread_queue, MODEL_POOL },
 };
 #define NMODELS	(sizeof(models) / sizeof(models[0]))
 
@@ -78,8 +79,9 @@ usage(FILE *f)
 "  -h, --help             this help\n"
 "  -V, --version          print the version\n"
 "The first line on standard output is 'listening on ADDR:PORT (model M,\n"
-"backlog B)'.  SIGTERM or SIGINT stops accepting and lets sessions in\n"
-"flight end within --drain seconds; a second signal ends them at once.\n",
+"backlog B)'.  SIGTERM, SIGINT or SIGHUP stops accepting and lets\n"
+"sessions in flight end within --drain seconds; a second signal ends them\n"
+"at once.\n",
 	    PROTO_DEFAULT_MAX_LINE);
 }
 
@@ -116,8 +118,13 @@ list_models(void)
 {
 	size_t i;
 
+	/*
+	 * The first word is the name (tests and bench.py read only that);
+	 * "[pool]" at the end tells a driver to size --workers to its load.
+	 */
 	for (i = 0; i < NMODELS; i++)
-		printf("%-16s %s\n", models[i].name, models[i].what);
+		printf("%-16s %s%s\n", models[i].name, models[i].what,
+		    (models[i].flags & MODEL_POOL) ? " [pool]" : "");
 }
 
 /* Thousands of sessions need thousands of descriptors. */
