@@ -10,12 +10,14 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "net.h"
+#include "opt.h"
 #include "proto.h"
 #include "server.h"
 
@@ -132,19 +134,32 @@ server_wait_accept(int lfd)
 	}
 }
 
+/* At most one line a second: every worker of a pool may hit EMFILE. */
+static void
+log_accept_error(int err, const char *what)
+{
+	static _Atomic long long last;
+	long long now = mono_ms(), was = last;
+
+	if (now - was >= 1000 && atomic_compare_exchange_strong(&last, &was,
+	    now))
+		log_err("accept: %s%s", strerror(err), what);
+}
+
 int
 server_accept(int lfd, int nonblock, char *addr, size_t addrlen)
 {
-	int fd;
+	int fd, err;
 
 	if ((fd = net_accept(lfd, nonblock, addr, addrlen)) != -1)
 		return fd;
-	switch (errno) {
+	err = errno;
+	switch (err) {
 	case EMFILE:
 	case ENFILE:
 	case ENOBUFS:
 	case ENOMEM:
-		log_err("accept: %s; pausing", strerror(errno));
+		log_accept_error(err, "; pausing");
 		net_accept_backoff();
 		break;
 	case EINTR:
@@ -152,21 +167,16 @@ server_accept(int lfd, int nonblock, char *addr, size_t addrlen)
 	case ECONNABORTED:
 	case EPROTO:
 		break;		/* the client left first, or someone else won */
+	case EINVAL:
+	case EBADF:
+		break;		/* the listening socket was shut down: a stop */
 	default:
-		log_err("accept: %s", strerror(errno));
+		log_accept_error(err, "");
 		net_accept_backoff();
 		break;
 	}
+	errno = err;
 	return -1;
-}
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /*
@@ -185,7 +195,7 @@ wait_input(int fd, long long deadline)
 	for (;;) {
 		if (server_stop >= 2)
 			return -1;
-		left = deadline ? deadline - now_ms() : -1;
+		left = deadline ? deadline - mono_ms() : -1;
 		if (deadline && left <= 0)
 			return 0;
 		rc = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
@@ -198,15 +208,42 @@ wait_input(int fd, long long deadline)
 	}
 }
 
-static void
-set_send_timeout(int fd, int sec)
+/*
+ * Write all n bytes by the deadline (0: none).  One deadline for the
+ * whole write: SO_SNDTIMEO would restart its wait after every partial
+ * send, and a client that reads a trickle could hold the session for a
+ * multiple of the timeout.  -1 with EAGAIN when the deadline passed.
+ */
+static int
+write_by(int fd, const char *p, size_t n, long long deadline)
 {
-	struct timeval tv = { sec, 0 };
+	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+	long long left;
+	ssize_t w;
 
-	/* A client that never reads cannot pin this session forever. */
-	if (sec > 0 &&
-	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == -1)
-		log_err("SO_SNDTIMEO: %s", strerror(errno));
+	while (n > 0) {
+		w = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w > 0) {
+			p += w;
+			n -= (size_t)w;
+			continue;
+		}
+		if (w == -1 && errno != EAGAIN && errno != EINTR)
+			return -1;
+		if (server_stop >= 2) {
+			errno = EINTR;
+			return -1;
+		}
+		left = deadline ? deadline - mono_ms() : -1;
+		if (deadline && left <= 0) {
+			errno = EAGAIN;
+			return -1;
+		}
+		if (poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left) == -1 &&
+		    errno != EINTR)
+			return -1;
+	}
+	return 0;
 }
 
 /*
@@ -252,7 +289,7 @@ linger(int fd, char *junk, size_t len)
 
 	if (shutdown(fd, SHUT_WR) == -1)
 		return;		/* reset by the client already */
-	deadline = now_ms() + SESSION_LINGER_MS;
+	deadline = mono_ms() + SESSION_LINGER_MS;
 	while (wait_input(fd, deadline) > 0 && net_read(fd, junk, len) > 0)
 		continue;
 }
@@ -280,10 +317,9 @@ session_run(int fd, const char *addr, const struct server_opts *o)
 	 */
 	if (net_nodelay(fd, 1) == -1 && errno != EOPNOTSUPP)
 		log_err("TCP_NODELAY: %s", strerror(errno));
-	set_send_timeout(fd, o->idle_timeout);
 	for (;;) {
 		if (o->idle_timeout && deadline == 0)
-			deadline = now_ms() + 1000LL * o->idle_timeout;
+			deadline = mono_ms() + 1000LL * o->idle_timeout;
 		if ((w = wait_input(fd, deadline)) <= 0) {
 			why = w == 0 ? "idle timeout" : "shutdown";
 			break;
@@ -296,10 +332,14 @@ session_run(int fd, const char *addr, const struct server_opts *o)
 		st = proto_feed(&p, in, (size_t)r, &out, &used);
 		if (p.lines != before)
 			deadline = 0;	/* a whole line: the clock restarts */
+		/* A client that never reads gets the idle timeout to take
+		 * its replies, and cannot pin the session longer. */
 		if (buf_pending(&out) > 0 &&
-		    net_write_all(fd, buf_head(&out), buf_pending(&out)) == -1) {
+		    write_by(fd, buf_head(&out), buf_pending(&out),
+		    o->idle_timeout ? mono_ms() + 1000LL * o->idle_timeout :
+		    0) == -1) {
 			why = errno == EAGAIN ? "client not reading" :
-			    strerror(errno);
+			    errno == EINTR ? "shutdown" : strerror(errno);
 			break;
 		}
 		buf_clear(&out);

@@ -79,8 +79,10 @@ int	server_wait_accept(int lfd);
 /*
  * accept() a connection, returning its descriptor and the peer's address,
  * or -1 when there is none to serve now.  Failures that would repeat at
- * once (EMFILE, ENFILE, ENOBUFS) are logged and followed by a short
- * pause, so that no backend spins at 100 % CPU without descriptors.
+ * once (EMFILE, ENFILE, ENOBUFS) are logged (once a second at most) and
+ * followed by a short pause, so that no backend spins at 100 % CPU
+ * without descriptors.  errno is kept: EINVAL or EBADF mean that the
+ * listening socket was shut down, which pooled models use to stop.
  */
 int	server_accept(int lfd, int nonblock, char *addr, size_t addrlen);
 

@@ -17,10 +17,10 @@
 
 #include "log.h"
 #include "net.h"
+#include "opt.h"
 #include "proto.h"
 #include "server.h"
 
-#define VERSION	"socklab 0.1"
 
 int	serve_iterative(int, const struct server_opts *);
 int	serve_thread(int, const struct server_opts *);
@@ -88,14 +88,9 @@ usage(FILE *f)
 static long
 number(const char *opt, const char *s, long min, long max)
 {
-	char *end;
 	long v;
 
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end != '\0' || v < min || v > max) {
-		log_err("%s: '%s' is not a number from %ld to %ld", opt, s,
-		    min, max);
+	if (opt_long(opt, s, min, max, &v) == -1) {
 		usage(stderr);
 		exit(2);
 	}
@@ -195,7 +190,7 @@ parse(int argc, char **argv, struct server_opts *o)
 		case 'q': o->quiet = 1; break;
 		case 'l': list_models(); exit(0);
 		case 'h': usage(stdout); exit(0);
-		case 'V': puts(VERSION); exit(0);
+		case 'V': puts(SOCKLAB_VERSION); exit(0);
 		default: usage(stderr); exit(2);
 		}
 	}

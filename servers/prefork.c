@@ -53,6 +53,7 @@
 
 #include "log.h"
 #include "net.h"
+#include "opt.h"
 #include "server.h"
 
 #define RESTART_GAP_MS	1000	/* a slot forks at most once a second */
@@ -88,15 +89,6 @@ struct pool {
 
 /* The child's session, for its SIGALRM handler. */
 static volatile sig_atomic_t session_fd = -1;
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static size_t
 pool_size(int n)
@@ -189,32 +181,20 @@ lock_accept(struct pool *p)
 }
 
 /*
- * accept() for a child that blocks in it.  The errno policy is
- * server_accept()'s but for EINVAL: here it is how the parent says stop
- * (the listening socket was shut down), not an error to retry.  Returns
- * the connection, -1 for none this time, -2 when the socket is gone.
+ * accept() in a worker, through server_accept().  EINVAL or EBADF is how
+ * the parent or main thread says stop (the listening socket was shut
+ * down).  Returns the connection, -1 for none this time, -2 when the
+ * socket is gone.
  */
 static int
 take(int lfd, char *addr, size_t addrlen)
 {
 	int fd;
 
-	if ((fd = net_accept(lfd, 0, addr, addrlen)) != -1)
-		return fd;
-	switch (errno) {
-	case EINVAL:
-	case EBADF:
+	if ((fd = server_accept(lfd, 0, addr, addrlen)) == -1 &&
+	    (errno == EINVAL || errno == EBADF))
 		return -2;
-	case EINTR:
-	case EAGAIN:
-	case ECONNABORTED:
-	case EPROTO:
-		return -1;	/* a signal, or the client left first */
-	default:
-		log_err("accept: %s; pausing", strerror(errno));
-		net_accept_backoff();
-		return -1;
-	}
+	return fd;
 }
 
 static void __attribute__((noreturn))
@@ -329,7 +309,7 @@ spawn(struct pool *p, int lfd, const struct server_opts *o,
     const sigset_t *mask)
 {
 	struct slot *s;
-	long long now = now_ms(), wait = -1, due;
+	long long now = mono_ms(), wait = -1, due;
 	pid_t pid, parent = getpid();
 	int i;
 
@@ -384,9 +364,9 @@ stop_all(struct pool *p, const sigset_t *mask)
 	if (live(p) == 0)
 		return;
 	signal_all(p, SIGALRM);
-	deadline = now_ms() + KILL_GRACE_MS;
-	while (live(p) > 0 && now_ms() < deadline) {
-		pause_ms((int)(deadline - now_ms()), mask);
+	deadline = mono_ms() + KILL_GRACE_MS;
+	while (live(p) > 0 && mono_ms() < deadline) {
+		pause_ms((int)(deadline - mono_ms()), mask);
 		reap(p, WNOHANG, 1);
 	}
 	if (live(p) == 0)

@@ -92,32 +92,20 @@ struct pool {
 /* ---- how a worker gets a connection ---- */
 
 /*
- * accept() in a worker.  The errno policy is server_accept()'s but for
- * EINVAL: here it is how the main thread says stop (the listening socket
- * was shut down), not an error to retry.  Returns the connection, -1 for
- * none this time, -2 when the socket is gone.
+ * accept() in a worker, through server_accept().  EINVAL or EBADF is how
+ * the parent or main thread says stop (the listening socket was shut
+ * down).  Returns the connection, -1 for none this time, -2 when the
+ * socket is gone.
  */
 static int
 take(int lfd, char *addr, size_t addrlen)
 {
 	int fd;
 
-	if ((fd = net_accept(lfd, 0, addr, addrlen)) != -1)
-		return fd;
-	switch (errno) {
-	case EINVAL:
-	case EBADF:
+	if ((fd = server_accept(lfd, 0, addr, addrlen)) == -1 &&
+	    (errno == EINVAL || errno == EBADF))
 		return -2;
-	case EINTR:
-	case EAGAIN:
-	case ECONNABORTED:
-	case EPROTO:
-		return -1;	/* the client left first */
-	default:
-		log_err("accept: %s; pausing", strerror(errno));
-		net_accept_backoff();
-		return -1;
-	}
+	return fd;
 }
 
 static int

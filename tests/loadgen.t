@@ -409,9 +409,15 @@ if shutil.which("redis-server") and shutil.which("redis-benchmark"):
                          ["%.0f" % x for x in lgr], ["%.2f" % x for x in lg_cpu]))
     t.diag("medians: requests/s ratio loadgen/redis-benchmark %.2f, CPU ratio %.2f"
            % (ratio, cpu_ratio))
-    t.ok(ready and min(lgr) > 0 and cpu_ratio <= 1.0,
-         "loadgen needs no more CPU per request than redis-benchmark (ratio %.2f)"
-         % cpu_ratio)
+    # A sanitizer build of loadgen pays for its instrumentation in CPU:
+    # the comparison only means something for the plain build.
+    if "/san-" in LG:
+        t.ok(ready and min(lgr) > 0,
+             "loadgen drives redis-server (CPU not compared: sanitizer build)")
+    else:
+        t.ok(ready and min(lgr) > 0 and cpu_ratio <= 1.0,
+             "loadgen needs no more CPU per request than redis-benchmark "
+             "(ratio %.2f)" % cpu_ratio)
 else:
     t.skip("beside redis-benchmark", "redis-server or redis-benchmark missing")
 
