@@ -675,7 +675,7 @@ def idle_timeout(rec, model, timeout=1):
 
 def not_reading(rec, model, idle=2, limit=64 * MB):
     """A client that pipelines and never reads: the session is closed
-    (SO_SNDTIMEO from --idle-timeout in the blocking models, the idle
+    (the write deadline from --idle-timeout in the blocking models, the idle
     timer in the event loops), server memory stays bounded."""
     # Two workers: the canary's, and one that serves session_cost()'s
     # session then the hostile one, so the cost includes its warm-up.
