@@ -342,7 +342,7 @@ on_io(struct ev_loop *loop, int fd, int ready, void *arg)
 	/*
 	 * A client reading a backlog of replies completes no line, as we
 	 * do not read it meanwhile: its progress counts as activity (as a
-	 * send that completes does for session_run's SO_SNDTIMEO).
+	 * batch written does for session_run's write deadline).
 	 */
 	if (buf_pending(&s->out) < before)
 		touch(s);
