@@ -20,125 +20,28 @@ one that sent more), and one that closes at the server's EOF costs about
 what a half-closing one does (ratios, same run).
 """
 
-import concurrent.futures
 import os
 import socket
 import sys
 import threading
 import time
-import traceback
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-from socklab import TAP, run, start_server, connect  # noqa: E402
+from socklab import TAP, connect  # noqa: E402
+import servertest  # noqa: E402
+from servertest import short, models, per_model, recv_until_eof  # noqa: E402
 
-SANITIZER = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
-             "runtime error:", "WARNING: ThreadSanitizer")
 # Only iterative serves one session at a time.
 SERIAL = {"iterative"}
 TRIES = 5
 ERR = b"ERR line too long (max 100 bytes)\n"
 
 
-# ---- local helpers (the same in tests/server-*.t) -------------------------
+# ---- local helpers (the shared ones are in tests/lib/servertest.py) -----
 
-class Rec:
-    """One model's results, kept until they can be printed in order:
-    TAP lines from parallel threads must not interleave."""
-
-    def __init__(self, model):
-        self.model = model
-        self.items = []
-
-    def ok(self, cond, name, diag=()):
-        self.items.append((bool(cond), "%s: %s" % (self.model, name), None,
-                           [] if cond else list(diag)))
-        return bool(cond)
-
-    def is_(self, got, expected, name):
-        return self.ok(got == expected, name,
-                       ["     got: %s" % short(got),
-                        "expected: %s" % short(expected)])
-
-    def diag(self, msg):
-        self.items.append((None, msg, None, []))
-
-
-def short(v, limit=200):
-    r = repr(v)
-    return r if len(r) <= limit else r[:limit] + "... (%d chars)" % len(r)
-
-
-def models():
-    st, out, err, _ = run(["server", "--list-models"])
-    names = [l.split()[0] for l in out.decode().splitlines() if l.strip()]
-    return st, names
-
-
-def per_model(t, names, fn, parallel=True):
-    """fn(rec, model) for each model, in threads; results in order."""
-    def guarded(m):
-        rec = Rec(m)
-        try:
-            fn(rec, m)
-        except Exception:
-            rec.ok(False, "%s ran without an exception" % fn.__name__,
-                   traceback.format_exc().splitlines())
-        return rec
-    n = len(names) if parallel is True else max(1, int(parallel))
-    with concurrent.futures.ThreadPoolExecutor(max_workers=n) as ex:
-        for rec in ex.map(guarded, names):
-            for cond, name, _, diag in rec.items:
-                if cond is None:
-                    t.diag(name)
-                else:
-                    t.ok(cond, name)
-                    for d in diag:
-                        t.diag(d)
-
-
-class Srv:
-    """start_server() that is always stopped, and stopped cleanly: exit
-    status 0 and no sanitizer report on its output."""
-
-    def __init__(self, rec, model, *extra):
-        self.rec = rec
-        self.srv = start_server(["server", "--model", model, "--port", "0",
-                                 "--drain", "1", "--workers", "2"] +
-                                list(extra))
-        self.port = self.srv.port
-
-    def __enter__(self):
-        return self.srv
-
-    def __exit__(self, etype, *rest):
-        st = self.srv.stop()
-        if etype is None:
-            reports = [l for l in self.srv.lines + self.srv.errlines
-                       if any(s in l for s in SANITIZER)]
-            self.rec.ok(st == 0 and not reports,
-                        "server stopped cleanly (exit 0, no sanitizer report)",
-                        ["exit status %r" % st] + reports[:20])
-        return False
-
-
-def recv_until_eof(s, timeout=10.0):
-    """Everything until EOF (or a reset, reported as such)."""
-    deadline = time.monotonic() + timeout
-    got = []
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise socket.timeout("no EOF in %g s (have %s)" %
-                                 (timeout, short(b"".join(got))))
-        s.settimeout(left)
-        try:
-            b = s.recv(65536)
-        except ConnectionResetError:
-            got.append(b"<RESET>")
-            return b"".join(got)
-        if not b:
-            return b"".join(got)
-        got.append(b)
+class Srv(servertest.Srv):
+    """servertest.Srv, started with --workers 2 as well."""
+    OPTS = ("--drain", "1", "--workers", "2")
 
 
 # ---- the checks, per model -----------------------------------------------

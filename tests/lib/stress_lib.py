@@ -1,7 +1,7 @@
 """stress_lib.py - what the fault suite (tests/stress/*.t) and
 tests/reliability.t share: the per-model runner, the canary client, and
 measurements of a server from /proc.  Python 3 stdlib only; builds on
-socklab.py (see tests/lib/README).
+socklab.py and servertest.py (see tests/lib/README).
 
     from stress_lib import models, per_model, Canary, Tree, ...
 
@@ -26,6 +26,7 @@ import time
 import traceback
 
 from socklab import run, start_server, recv_line
+from servertest import short
 
 # One session at a time (servers/iterative.c): nothing can run beside a
 # session, so the canary runs after each case instead of during it.
@@ -93,11 +94,6 @@ class Rec:
         VALUE" (docs/reliability.md quotes them)."""
         self.figures.append((key, value))
         self.diag("figure %s %s" % (key, value))
-
-
-def short(v, limit=200):
-    r = repr(v)
-    return r if len(r) <= limit else r[:limit] + "... (%d chars)" % len(r)
 
 
 def report(t, rec):
