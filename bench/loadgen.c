@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kstat.h"
 #include "log.h"
 #include "net.h"
 #include "loadgen.h"
@@ -387,30 +388,15 @@ raise_nofile(const struct opts *o)
 static void
 read_netstat(struct netstat *ns)
 {
-	char names[8192], values[8192], *np, *vp, *n, *v;
-	FILE *f;
+	struct tcpext t;
 
 	memset(ns, 0, sizeof(*ns));
-	if ((f = fopen("/proc/net/netstat", "r")) == NULL)
+	if (tcpext_read(&t) == -1 || t.listen_overflows < 0 ||
+	    t.listen_drops < 0)
 		return;
-	while (fgets(names, sizeof(names), f) != NULL &&
-	    fgets(values, sizeof(values), f) != NULL) {
-		if (strncmp(names, "TcpExt:", 7) != 0)
-			continue;
-		n = strtok_r(names + 7, " \n", &np);
-		v = strtok_r(values + 7, " \n", &vp);
-		for (; n != NULL && v != NULL; n = strtok_r(NULL, " \n", &np),
-		    v = strtok_r(NULL, " \n", &vp)) {
-			if (strcmp(n, "ListenOverflows") == 0)
-				ns->overflows = strtoull(v, NULL, 10);
-			else if (strcmp(n, "ListenDrops") == 0)
-				ns->drops = strtoull(v, NULL, 10);
-		}
-		ns->ok = 1;
-		break;
-	}
-	if (fclose(f) == EOF)
-		ns->ok = 0;
+	ns->overflows = (uint64_t)t.listen_overflows;
+	ns->drops = (uint64_t)t.listen_drops;
+	ns->ok = 1;
 }
 
 static void

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "kstat.h"
 #include "backlog.h"
 
 /* ---------------------------------------------------------------- */
@@ -113,48 +114,19 @@ json_sysctls(struct buf *j, const struct sysctls *s)
 	jput(j, "}");
 }
 
-static long
-netstat_field(char *names, char *values, const char *want)
-{
-	char *sn, *sv, *n, *v;
-
-	n = strtok_r(names, " \n", &sn);
-	v = strtok_r(values, " \n", &sv);
-	while (n != NULL && v != NULL) {
-		if (strcmp(n, want) == 0)
-			return strtol(v, NULL, 10);
-		n = strtok_r(NULL, " \n", &sn);
-		v = strtok_r(NULL, " \n", &sv);
-	}
-	return -1;
-}
-
+/* The listen-queue counters, through lib/kstat.c; -1 where unknown. */
 void
 read_counters(struct counters *c)
 {
-	char names[4096], values[4096], a[4096], b[4096];
-	FILE *f;
+	struct tcpext t;
 
 	memset(c, 0, sizeof(*c));
-	if ((f = fopen("/proc/net/netstat", "r")) == NULL)
+	if (tcpext_read(&t) == -1)
 		return;
-	while (fgets(names, sizeof(names), f) != NULL &&
-	    fgets(values, sizeof(values), f) != NULL) {
-		if (strncmp(names, "TcpExt:", 7) != 0)
-			continue;
-		memcpy(a, names, sizeof(a));
-		memcpy(b, values, sizeof(b));
-		c->overflows = netstat_field(a, b, "ListenOverflows");
-		memcpy(a, names, sizeof(a));
-		memcpy(b, values, sizeof(b));
-		c->drops = netstat_field(a, b, "ListenDrops");
-		memcpy(a, names, sizeof(a));
-		memcpy(b, values, sizeof(b));
-		c->cookies = netstat_field(a, b, "SyncookiesSent");
-		c->ok = c->overflows >= 0 && c->drops >= 0;
-		break;
-	}
-	fclose(f);
+	c->overflows = (long)t.listen_overflows;
+	c->drops = (long)t.listen_drops;
+	c->cookies = (long)t.syncookies_sent;
+	c->ok = c->overflows >= 0 && c->drops >= 0;
 }
 
 /* ---------------------------------------------------------------- */
