@@ -508,12 +508,21 @@ def check_half_close(model):
 def check_limits(model):
     with server(model, "--max-clients", "2", "--max-line", "16",
                 "--workers", "2") as srv:
+        # reuseport's workers bind their listeners after 'listening on'.
+        settle(lambda: listeners(srv.port) == (2 if model == "reuseport"
+                                               else 1))
+        idle = nfds(srv.proc.pid)
         # First, alone: the slots below free up only as the server sees
         # each close, which a new client could overtake.
         with connect(srv.port) as s:
             s.sendall(b"x" * 40 + b"\n")
             t.is_(recv_all(s), b"ERR line too long (max 16 bytes)\n",
                   "%s --max-line 16: the ERR line, then the close" % model)
+        # The server lingers after the ERR line until it sees our close:
+        # wait for it to let go of that session before counting slots.
+        if not settle(lambda: nfds(srv.proc.pid) <= idle):
+            t.diag("%s: still %d descriptors, %d when idle" %
+                   (model, nfds(srv.proc.pid), idle))
         a, b = connect(srv.port), connect(srv.port)
         ok = True
         for s in (a, b):
