@@ -52,6 +52,10 @@ UNITS	 = $(patsubst tests/unit/%.c,$(BIN)/unit-%,$(UNIT_SRC))
 
 obj = $(patsubst %.c,$(OBJ)/%.o,$(1))
 
+# Keep the objects that pattern rules make on the way: no rebuild next
+# time, and no 'rm' lines after the test summary.
+.SECONDARY:
+
 .PHONY: all test check deps deps-test clean install uninstall casetab
 all: $(PROGS) $(UNITS)
 
