@@ -140,13 +140,13 @@ t.ok(str(f.get("naive_recverr_next_recvfrom", "")).startswith("ECONNREFUSED"),
      "with IP_RECVERR the bounced reply surfaces as ECONNREFUSED")
 
 # --- exercise 2 ---------------------------------------------------------
-rc, doc, _, _ = demo(["demo-exercise2.py", "--wait", "0.5"], 40)
+rc, doc, _, _ = demo(["demo-exercise2.py", "--wait", "1.5"], 60)
 t.is_(rc, 0, "demo-exercise2 runs")
 m = {x["model"]: x for x in (doc or {}).get("models", [])}
 it = m.get("iterative", {})
 t.ok(it and not it["b_accepted_while_a_open"] and not it["b_reply_before_a_ended"],
      "iterative: B connects but gets no answer while A is open")
-t.ok(it and it["b_reply_at"] is not None and it["b_reply_at"] > it["a_ended_at"],
+t.ok(it and it["b_reply_at"] is not None and it["b_reply_at"] >= it["a_ended_at"],
      "iterative: B's answer comes after A ends")
 t.ok(it.get("c_waited_for_b"), "iterative: C waits for B in turn")
 for model in ("thread", "fork"):
