@@ -40,7 +40,10 @@ DEMO_SRC   = $(filter-out demos/demolib.c,$(wildcard demos/*.c))
 BACKLOG_SRC = $(wildcard demos/backlog/*.c) demos/demolib.c
 UNIT_SRC   = $(wildcard tests/unit/*.c)
 
-PROGS	= $(BIN)/server $(BIN)/client $(BIN)/udp-server $(BIN)/udp-client
+CHECK_SRC  = clients/check-server.c clients/check-cases.c
+
+PROGS	= $(BIN)/server $(BIN)/client $(BIN)/udp-server $(BIN)/udp-client \
+	  $(BIN)/check-server
 ifneq ($(LOADGEN_SRC),)
 PROGS	+= $(BIN)/loadgen
 endif
@@ -79,6 +82,9 @@ $(BIN)/client: $(call obj,clients/client.c) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS)
 $(BIN)/udp-client: $(call obj,clients/udp-client.c) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS)
+$(BIN)/check-server: $(call obj,$(CHECK_SRC)) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS)
 $(BIN)/loadgen: $(call obj,$(LOADGEN_SRC)) $(LIBA)
