@@ -183,8 +183,8 @@ server_accept(int lfd, int nonblock, char *addr, size_t addrlen)
  * Wait for input until the idle deadline.  Returns 1 readable, 0 timed
  * out, -1 error or hard stop (the signal that sets it interrupts poll).
  */
-static int
-wait_input(int fd, long long deadline)
+int
+session_wait_input(int fd, long long deadline)
 {
 	struct pollfd pfd;
 	long long left;
@@ -214,8 +214,8 @@ wait_input(int fd, long long deadline)
  * send, and a client that reads a trickle could hold the session for a
  * multiple of the timeout.  -1 with EAGAIN when the deadline passed.
  */
-static int
-write_by(int fd, const char *p, size_t n, long long deadline)
+int
+session_write_by(int fd, const char *p, size_t n, long long deadline)
 {
 	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
 	long long left;
@@ -280,17 +280,19 @@ session_lingers(int fd, enum proto_status st, size_t unread)
  * a client still sending a long line, and dropping input is no more work
  * than a client can make us do with lines anyway.  Not after the idle
  * timeout (we owe nothing then, and a slow client is the one to be rid
- * of) nor a hard stop (the drain time is over: wait_input gives up).
+ * of) nor a hard stop (the drain time is over: session_wait_input gives
+ * up).
  */
-static void
-linger(int fd, char *junk, size_t len)
+void
+session_linger(int fd, char *junk, size_t len)
 {
 	long long deadline;
 
 	if (shutdown(fd, SHUT_WR) == -1)
 		return;		/* reset by the client already */
 	deadline = mono_ms() + SESSION_LINGER_MS;
-	while (wait_input(fd, deadline) > 0 && net_read(fd, junk, len) > 0)
+	while (session_wait_input(fd, deadline) > 0 &&
+	    net_read(fd, junk, len) > 0)
 		continue;
 }
 
@@ -320,7 +322,7 @@ session_run(int fd, const char *addr, const struct server_opts *o)
 	for (;;) {
 		if (o->idle_timeout && deadline == 0)
 			deadline = mono_ms() + 1000LL * o->idle_timeout;
-		if ((w = wait_input(fd, deadline)) <= 0) {
+		if ((w = session_wait_input(fd, deadline)) <= 0) {
 			why = w == 0 ? "idle timeout" : "shutdown";
 			break;
 		}
@@ -335,7 +337,7 @@ session_run(int fd, const char *addr, const struct server_opts *o)
 		/* A client that never reads gets the idle timeout to take
 		 * its replies, and cannot pin the session longer. */
 		if (buf_pending(&out) > 0 &&
-		    write_by(fd, buf_head(&out), buf_pending(&out),
+		    session_write_by(fd, buf_head(&out), buf_pending(&out),
 		    o->idle_timeout ? mono_ms() + 1000LL * o->idle_timeout :
 		    0) == -1) {
 			why = errno == EAGAIN ? "client not reading" :
@@ -352,7 +354,7 @@ session_run(int fd, const char *addr, const struct server_opts *o)
 		}
 	}
 	if (lingering)
-		linger(fd, in, sizeof(in));
+		session_linger(fd, in, sizeof(in));
 	if (st == PROTO_MORE && proto_partial(&p) > 0 &&
 	    strcmp(why, "client closed") == 0)
 		why = "client closed mid-line";

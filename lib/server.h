@@ -51,6 +51,9 @@ struct model {
 #define MODEL_POOL	0x4	/* serves at most --workers sessions at
 				   once: size the pool to the load
 				   (--list-models says "[pool]") */
+#define MODEL_ONESHOT	0x8	/* one line per connection, then close:
+				   no persistent sessions (--list-models
+				   says "[oneshot]") */
 
 /*
  * 1 after SIGTERM/SIGINT: stop accepting, let sessions finish.  2 when
@@ -107,6 +110,17 @@ void	session_run(int fd, const char *addr, const struct server_opts *);
  */
 #define SESSION_LINGER_MS 1000
 int	session_lingers(int fd, enum proto_status st, size_t unread);
+
+/*
+ * The pieces of session_run() that the one-shot model also uses.  Wait
+ * for input until deadline (0: none): 1 readable, 0 timed out, -1 error
+ * or hard stop.  Write all n bytes by deadline: 0, or -1 with errno
+ * (EAGAIN: the deadline passed; EINTR: a hard stop).  Send our FIN, then
+ * drop the client's input until its FIN, SESSION_LINGER_MS at most.
+ */
+int	session_wait_input(int fd, long long deadline);
+int	session_write_by(int fd, const char *, size_t n, long long deadline);
+void	session_linger(int fd, char *junk, size_t len);
 
 /* Tell a client over --max-clients that it is not served, and close it. */
 void	server_busy(int fd);

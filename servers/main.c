@@ -23,6 +23,7 @@
 
 
 int	serve_iterative(int, const struct server_opts *);
+int	serve_oneshot(int, const struct server_opts *);
 int	serve_thread(int, const struct server_opts *);
 int	serve_fork(int, const struct server_opts *);
 int	serve_epoll(int, const struct server_opts *);
@@ -34,6 +35,8 @@ int	serve_prethread_queue(int, const struct server_opts *);
 static const struct model models[] = {
 	{ "iterative", "one session at a time; the others wait in the backlog "
 	    "(the lab's server)", serve_iterative, 0 },
+	{ "oneshot", "one line per connection, one connection at a time "
+	    "(the lab's first TCP server)", serve_oneshot, MODEL_ONESHOT },
 	{ "thread", "one thread per connection", serve_thread,
 	    MODEL_PER_SESSION },
 	{ "fork", "one child process per connection", serve_fork,
@@ -115,11 +118,13 @@ list_models(void)
 
 	/*
 	 * The first word is the name (tests and bench.py read only that);
-	 * "[pool]" at the end tells a driver to size --workers to its load.
+	 * "[pool]" at the end tells a driver to size --workers to its load,
+	 * "[oneshot]" that the model serves no persistent sessions.
 	 */
 	for (i = 0; i < NMODELS; i++)
 		printf("%-16s %s%s\n", models[i].name, models[i].what,
-		    (models[i].flags & MODEL_POOL) ? " [pool]" : "");
+		    (models[i].flags & MODEL_POOL) ? " [pool]" :
+		    (models[i].flags & MODEL_ONESHOT) ? " [oneshot]" : "");
 }
 
 /* Thousands of sessions need thousands of descriptors. */

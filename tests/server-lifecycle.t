@@ -270,6 +270,11 @@ def check_port_in_use(rec, model):
            ["exit %r, stderr %r" % (st, err)])
 
 
+# These need no persistent session: they apply to one-shot models too.
+check_port_in_use.oneshot_ok = True
+check_ipv6.oneshot_ok = True
+
+
 def check_usage(t):
     for args, what in ((["--help"], "usage"), (["--version"], "socklab"),
                        (["--list-models"], "iterative")):

@@ -5,7 +5,7 @@ read to EOF.  Python 3 stdlib only; builds on socklab.py (see
 tests/lib/README).
 
     from servertest import SANITIZER, Rec, short, models, per_model, Srv, \
-        recv_until_eof
+        recv_until_eof, oneshot_models, skip_oneshot
 """
 
 import concurrent.futures
@@ -55,10 +55,37 @@ def models():
     return st, names
 
 
+ONESHOT_TAG = "[oneshot]"
+
+
+def oneshot_models():
+    """The models whose --list-models line ends with "[oneshot]": one
+    line per connection, then close (servers/main.c, MODEL_ONESHOT)."""
+    st, out, err, _ = run(["server", "--list-models"])
+    return {l.split()[0] for l in out.decode().splitlines()
+            if l.rstrip().endswith(ONESHOT_TAG)}
+
+
+def skip_oneshot(rec, model, fn, oneshot):
+    """Record a skip and return True when model is one-shot and fn needs
+    persistent sessions (every check does, unless it sets
+    fn.oneshot_ok = True)."""
+    if model not in oneshot or getattr(fn, "oneshot_ok", False):
+        return False
+    rec.skip(fn.__name__, "serves one line per connection; this check "
+             "needs persistent sessions")
+    return True
+
+
 def per_model(t, names, fn, parallel=True):
-    """fn(rec, model) for each model, in threads; results in order."""
+    """fn(rec, model) for each model, in threads; results in order.
+    One-shot models skip it (skip_oneshot)."""
+    oneshot = oneshot_models()
+
     def guarded(m):
         rec = Rec(m)
+        if skip_oneshot(rec, m, fn, oneshot):
+            return rec
         try:
             fn(rec, m)
         except Exception:
