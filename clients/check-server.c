@@ -588,10 +588,10 @@ report(struct ctx *c, const struct check *k, size_t nk)
 	}
 	if (failed == 0)
 		printf(T("%zu of %zu checks passed\n",
-		    "%zu controlli superati su %zu\n"), ran, ran);
+		    "controlli superati: %zu su %zu\n"), ran, ran);
 	else
 		printf(T("%zu of %zu checks failed\n",
-		    "%zu controlli falliti su %zu\n"), failed, ran);
+		    "controlli falliti: %zu su %zu\n"), failed, ran);
 	return failed ? 1 : 0;
 }
 
