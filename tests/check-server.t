@@ -25,7 +25,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "lib"))
 from socklab import REPO, TAP, free_port, run, start_server  # noqa: E402
-from servertest import models, oneshot_models  # noqa: E402
+from servertest import SANITIZER, models, oneshot_models  # noqa: E402
 
 LAB = os.path.join(REPO, "lab")
 BROKEN = os.path.join(REPO, "tests", "lib", "broken_server.py")
@@ -155,14 +155,21 @@ def usage(t):
 # ---- socklab's models ---------------------------------------------------------
 
 def one_model(model, oneshot):
+    """check-server's runs, then the server's exit status and any
+    sanitizer report in its output."""
     out = []
-    with start_server(["server", "--model", model, "--port", "0",
-                       "--quiet"]) as srv:
+    srv = start_server(["server", "--model", model, "--port", "0",
+                        "--quiet", "--drain", "1"])
+    try:
         opts = ["--oneshot"] if oneshot else []
         out.append(check(srv.port, *opts))
         if model in ("iterative", "oneshot"):
             out.append(check(srv.port, "--concurrent", *opts))
-    return out
+    finally:
+        st = srv.stop()
+    reports = [l for l in srv.lines + srv.errlines
+               if any(s in l for s in SANITIZER)]
+    return out, st, reports
 
 
 def socklab_models(t):
@@ -173,7 +180,11 @@ def socklab_models(t):
     t.ok(oneshot, "--list-models tags a one-shot model [oneshot]")
     with concurrent.futures.ThreadPoolExecutor(max_workers=3) as ex:
         runs = list(ex.map(lambda m: one_model(m, m in oneshot), names))
-    for model, got in zip(names, runs):
+    for model, (got, st, reports) in zip(names, runs):
+        t.ok(st == 0 and not reports, "model %s: stopped cleanly (exit 0, "
+             "no sanitizer report)" % model)
+        for line in reports[:10]:
+            t.diag(line)
         all_pass(t, "model %s%s" % (model, " (--oneshot)" if model in oneshot
                                     else ""), got[0])
         serial = model in ("iterative", "oneshot")
