@@ -67,6 +67,6 @@ char	*upper(const char *, size_t, size_t *outlen);
 int	udp_open(struct ctx *, struct result *);
 int	udp_send(const struct ctx *, int fd, const char *, struct result *);
 int	udp_expect(const struct ctx *, int fd, const char *sent,
-	    struct result *);
+	    int same_port, struct result *);
 
 #endif

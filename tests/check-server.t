@@ -240,6 +240,9 @@ def broken(t):
         t.ok(sum("see the check newline" in l for l in lines) ==
              len(res) - 1, "%s: the other failures point at 'newline'" %
              name)
+    with Py(BROKEN, "udp-other-port", "0") as s:
+        got = check(s.port, "--udp")
+    fails_only(t, "broken server 'udp-other-port' --udp", got, "sender-port")
 
 
 def dead_and_hung(t):

@@ -12,6 +12,8 @@ students: lab/ holds the corrected programs.
               on a character split between two recv()s
   ascii       upper-cases bytes: only ASCII letters change
   no-newline  strips the line and sends the reply without its '\\n'
+  udp-other-port  (UDP) replies from a new socket, so from another port
+                  than the one the client sent to
 
 Prints "Il server è pronto a ricevere sulla porta N" when listening.
 """
@@ -77,14 +79,29 @@ DEFECTS = {"dot-same": dot_same, "utf8-split": utf8_split,
            "ascii": ascii_only, "no-newline": no_newline}
 
 
+def udp_other_port(port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", port))
+    print("Il server è pronto a ricevere sulla porta %d" % s.getsockname()[1],
+          flush=True)
+    while True:
+        message, client = s.recvfrom(65535)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as out:
+            out.sendto(message.decode().upper().encode(), client)
+
+
 def session(fn, conn):
     with conn:
         fn(conn)
 
 
 def main():
-    if len(sys.argv) != 3 or sys.argv[1] not in DEFECTS:
-        sys.exit("usage: broken_server.py %s PORT" % "|".join(DEFECTS))
+    if len(sys.argv) != 3 or sys.argv[1] not in list(DEFECTS) + \
+            ["udp-other-port"]:
+        sys.exit("usage: broken_server.py %s|udp-other-port PORT" %
+                 "|".join(DEFECTS))
+    if sys.argv[1] == "udp-other-port":
+        udp_other_port(int(sys.argv[2]))
     fn = DEFECTS[sys.argv[1]]
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
