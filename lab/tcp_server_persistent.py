@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""tcp_server_persistent.py [PORTA] [--host HOST]: il server persistente
-delle slide: una sessione per connessione, una risposta per riga; la
-riga "." chiude la sessione.  Serve un client alla volta (iterativo):
+"""tcp_server_persistent.py [PORTA] [--host HOST] [--quiet]: il server
+persistente delle slide: una sessione per connessione, una risposta per
+riga; la riga "." chiude la sessione.  Serve un client alla volta (iterativo):
 e' il server dell'esercizio 2.
 
 Corretto rispetto alle slide:
@@ -58,14 +58,21 @@ def listener(host, port, backlog=1):
     return s
 
 
+QUIET = False       # --quiet: nessuna riga per sessione
+
+
+def log(text):
+    if not QUIET:
+        print(text, flush=True)
+
+
 def session(conn, addr, who):
-    print("Connesso con: %s porta %d (%s)" % (addr + (who,)), flush=True)
+    log("Connesso con: %s porta %d (%s)" % (addr + (who,)))
     try:
         n = serve_session(conn)
-        print("Fine sessione con %s porta %d: %d righe" % (addr + (n,)),
-              flush=True)
+        log("Fine sessione con %s porta %d: %d righe" % (addr + (n,)))
     except OSError as e:
-        print("Sessione con %s porta %d: %s" % (addr + (e,)), flush=True)
+        log("Sessione con %s porta %d: %s" % (addr + (e,)))
     finally:
         conn.close()
 
@@ -76,7 +83,12 @@ def args(what):
                    help="porta (default 12000; 0 = una porta libera)")
     p.add_argument("--host", default="127.0.0.1",
                    help="indirizzo (default 127.0.0.1; 0.0.0.0 = tutti)")
-    return p.parse_args()
+    p.add_argument("--quiet", action="store_true",
+                   help="nessuna riga per sessione (per le misure)")
+    a = p.parse_args()
+    global QUIET
+    QUIET = a.quiet
+    return a
 
 
 if __name__ == "__main__":

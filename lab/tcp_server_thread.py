@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""tcp_server_thread.py [PORTA] [--host HOST]: il server multithread
-delle slide: il thread principale accetta, ogni connessione e' servita
-da un thread nuovo, con la sessione di tcp_server_persistent.py.
+"""tcp_server_thread.py [PORTA] [--host HOST] [--quiet]: il server
+multithread delle slide: il thread principale accetta, ogni connessione
+e' servita da un thread nuovo, con la sessione di
+tcp_server_persistent.py.  --quiet: nessuna riga per sessione (per le
+misure, dove scrivere il log costerebbe piu' del servizio).
 
 Corretto rispetto alle slide:
 - la sessione e' quella corretta di tcp_server_persistent.py (righe

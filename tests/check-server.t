@@ -204,9 +204,13 @@ def lab_servers(t):
         got = check(s.port, "--concurrent")
         fails_only(t, "lab/tcp_server_persistent.py (iterative) "
                    "--concurrent", got, "two-clients")
+    with Py(os.path.join(LAB, "tcp_server_thread.py"), "0", "--quiet") as s:
+        all_pass(t, "lab/tcp_server_thread.py --quiet, check-server "
+                 "--concurrent", check(s.port, "--concurrent"))
+        t.ok(not s.matches(r"Connesso con", timeout=0),
+             "lab/tcp_server_thread.py --quiet: no session lines")
     with Py(os.path.join(LAB, "tcp_server_thread.py"), "0") as s:
-        all_pass(t, "lab/tcp_server_thread.py --concurrent",
-                 check(s.port, "--concurrent"))
+        check(s.port, "--timeout", "0.5")
         t.ok(s.wait(r"Connesso con: .*\(Thread-"),
              "lab/tcp_server_thread.py: the log names the thread")
     with Py(os.path.join(LAB, "tcp_server.py"), "0") as s:
