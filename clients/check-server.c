@@ -71,6 +71,10 @@ bad_usage(void)
 
 /* ---- words and the report ---- */
 
+/* en or it, by the language; the compiler checks en's format. */
+static const char *T(const char *, const char *)
+    __attribute__((format_arg(1)));
+
 static const char *
 T(const char *en, const char *it)
 {

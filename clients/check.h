@@ -47,8 +47,10 @@ extern int lang_it;
 /* collect() results. */
 enum { GOT_ENOUGH, GOT_EOF, GOT_RESET, GOT_ERROR, GOT_TIMEOUT };
 
-/* Report: fail() takes an English and an Italian format, same args. */
-void		 fail(struct result *, const char *en, const char *it, ...);
+/* Report: fail() takes an English and an Italian format, same args
+ * (the compiler checks the English one). */
+void		 fail(struct result *, const char *en, const char *it, ...)
+		    __attribute__((format(printf, 2, 4)));
 void		 note(struct result *, const char *en, const char *it);
 const char	*show(const char *, size_t, int slot);
 
