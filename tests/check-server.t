@@ -157,8 +157,9 @@ def one_model(model, oneshot):
     """check-server's runs, then the server's exit status and any
     sanitizer report in its output."""
     out = []
+    # Pools of 2 at least: on one CPU a pool of one is iterative.
     srv = start_server(["server", "--model", model, "--port", "0",
-                        "--quiet", "--drain", "1"])
+                        "--quiet", "--drain", "1", "--workers", "2"])
     try:
         opts = ["--oneshot"] if oneshot else []
         out.append(check(srv.port, *opts))
