@@ -59,10 +59,23 @@ obj = $(patsubst %.c,$(OBJ)/%.o,$(1))
 # time, and no 'rm' lines after the test summary.
 .SECONDARY:
 
-.PHONY: all test check deps deps-test clean install uninstall casetab
+.PHONY: all test check deps clean install uninstall casetab
 all: $(PROGS) $(UNITS)
 
-$(OBJ)/%.o: %.c
+# What the goals on the command line need, installed (scripts/deps.sh)
+# before anything is compiled: `make test` runs `deps.sh build test`.
+# `make deps` installs what every target needs.
+DEPS	 = build \
+	   $(if $(filter test check,$(MAKECMDGOALS)),test) \
+	   $(if $(filter bench,$(MAKECMDGOALS)),bench) \
+	   $(if $(filter stress,$(MAKECMDGOALS)),stress) \
+	   $(if $(filter fuzz fuzz-run-%,$(MAKECMDGOALS)),fuzz) \
+	   $(if $(filter demo demo-% backlog,$(MAKECMDGOALS)),demo) \
+	   $(if $(filter deps,$(MAKECMDGOALS)),all)
+deps:
+	@sh scripts/deps.sh $(strip $(DEPS))
+
+$(OBJ)/%.o: %.c | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
@@ -109,14 +122,14 @@ casetab:
 	mv lib/casetab.c.tmp lib/casetab.c
 
 # Tests: every tests/*.t through prove; SOCKLAB_BIN tells them which build.
-test: deps-test all
+test: deps all
 	SOCKLAB_BIN=$(CURDIR)/$(BIN) $(PROVE) -j$(JOBS) --exec '' tests/*.t
 check: test
 
 # make stress: the fault suite (tests/stress/*.t, a few minutes): hostile
 # clients, limits, churn, signals and valgrind, on every model.
 .PHONY: stress
-stress: all
+stress: deps all
 	SOCKLAB_BIN=$(CURDIR)/$(BIN) $(PROVE) --exec '' tests/stress/*.t
 
 # make fuzz [FUZZ_TIME=60]: build each fuzz/fuzz_*.c as a libFuzzer target
@@ -130,7 +143,7 @@ FUZZ_CC	  ?= clang
 FUZZ_SRC   = $(wildcard fuzz/fuzz_*.c)
 FUZZ_LIB   = lib/proto.c lib/buf.c lib/casemap.c lib/casetab.c
 
-build/fuzz/bin/%: fuzz/%.c $(FUZZ_LIB) $(wildcard lib/*.h)
+build/fuzz/bin/%: fuzz/%.c $(FUZZ_LIB) $(wildcard lib/*.h) | deps
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined \
 	    -fno-sanitize-recover=all $(ALL_CPPFLAGS) -o $@ $< $(FUZZ_LIB)
@@ -144,15 +157,9 @@ fuzz: $(patsubst fuzz/%.c,fuzz-run-%,$(FUZZ_SRC))
 
 # make bench [QUICK=1] [BENCH_ARGS='--models epoll,thread ...']: every model
 # under load, results in results/<date>-<host>/ (see bench/bench.py --help).
-bench: all
+bench: deps all
 	python3 bench/bench.py $(if $(filter-out 0 no,$(QUICK)),--quick) --bin $(CURDIR)/$(BIN) \
 	    $(BENCH_ARGS)
-
-deps-test:
-	@sh scripts/deps.sh test
-
-deps:
-	@sh scripts/deps.sh all
 
 # Installed names carry a socklab- prefix: "server" and "client" are too
 # plain for a shared bin directory.
@@ -173,15 +180,15 @@ DEMO_ARGS = $(if $(filter-out 0 no,$(STEP)),--step) \
 	    $(if $(DEMO_LANG),--lang $(DEMO_LANG))
 DEMO_ENV  = SOCKLAB_BIN=$(CURDIR)/$(BIN)
 .PHONY: backlog demo demo-udp demo-exercise2 demo-exercise3
-backlog: $(BIN)/server $(BIN)/demo-backlog
+backlog: deps $(BIN)/server $(BIN)/demo-backlog
 	$(DEMO_ENV) $(BIN)/demo-backlog $(DEMO_ARGS) $(BACKLOG_ARGS)
-demo-udp: $(BIN)/udp-server $(BIN)/udp-client
+demo-udp: deps $(BIN)/udp-server $(BIN)/udp-client
 	$(DEMO_ENV) python3 demos/demo-udp.py $(DEMO_ARGS)
-demo-exercise2: $(BIN)/server
+demo-exercise2: deps $(BIN)/server
 	$(DEMO_ENV) python3 demos/demo-exercise2.py $(DEMO_ARGS)
-demo-exercise3: $(BIN)/demo-exercise3
+demo-exercise3: deps $(BIN)/demo-exercise3
 	$(DEMO_ENV) $(BIN)/demo-exercise3 $(DEMO_ARGS)
-demo: $(BIN)/server $(BIN)/udp-server $(BIN)/udp-client $(BIN)/demo-backlog \
+demo: deps $(BIN)/server $(BIN)/udp-server $(BIN)/udp-client $(BIN)/demo-backlog \
     $(BIN)/demo-exercise3
 	$(DEMO_ENV) python3 demos/demo-udp.py $(DEMO_ARGS)
 	$(DEMO_ENV) python3 demos/demo-exercise2.py $(DEMO_ARGS)
