@@ -75,7 +75,9 @@ int	server_signals(int drain);
 
 /*
  * Wait until lfd is readable or a stop was requested: returns 1 if
- * there is a connection to accept, 0 on stop, -1 on error.
+ * there is a connection to accept (for bin/udp-server: a datagram), 0 on
+ * stop, -1 on error.  A stop signal is never missed: the handler writes
+ * to the pipe that this poll()s beside lfd.
  */
 int	server_wait_accept(int lfd);
 

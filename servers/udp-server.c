@@ -12,7 +12,6 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +22,7 @@
 #include "log.h"
 #include "net.h"
 #include "opt.h"
-
+#include "server.h"
 
 /*
  * The largest UDP payload is 65507 bytes over IPv4 and 65527 over IPv6
@@ -34,15 +33,6 @@
  * and log it instead of answering half a message.
  */
 #define DGRAM_MAX	65536
-
-static volatile sig_atomic_t stop;
-
-static void
-on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
 
 static void
 usage(FILE *f)
@@ -57,23 +47,8 @@ usage(FILE *f)
 "Answers each datagram with its text upper-cased (as Python's str.upper()),\n"
 "sent back to the address and port it came from.  Unless --quiet, logs one\n"
 "line per datagram with the client's address and port.  The first line on\n"
-"standard output is 'listening on ADDR:PORT (udp)'.  SIGTERM or SIGINT\n"
-"ends it with status 0.\n");
-}
-
-/* No SA_RESTART: a signal must wake recvmsg() so that the loop sees stop. */
-static int
-signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGTERM, &sa, NULL) == -1 ||
-	    sigaction(SIGINT, &sa, NULL) == -1)
-		return -1;
-	return 0;
+"standard output is 'listening on ADDR:PORT (udp)'.  SIGTERM, SIGINT or\n"
+"SIGHUP ends it with status 0.\n");
 }
 
 /*
@@ -122,7 +97,7 @@ reply(int fd, const char *in, size_t n, const struct sockaddr_storage *ss,
 	m = case_upper(in, n, out);
 	do
 		w = sendto(fd, out, m, 0, (const struct sockaddr *)ss, sslen);
-	while (w == -1 && errno == EINTR && !stop);
+	while (w == -1 && errno == EINTR && !server_stop);
 	if (w == -1 && errno != EINTR)
 		log_err("reply to %s (%zu bytes) not sent: %s%s", addr, m,
 		    strerror(errno), errno == EMSGSIZE ?
@@ -139,7 +114,20 @@ serve(int fd, int quiet)
 	struct msghdr msg;
 	ssize_t n;
 
-	while (!stop) {
+	/*
+	 * Wait in poll() beside the stop pipe, as the TCP models do, and
+	 * only then receive without blocking: a signal that came between a
+	 * check of the flag and a blocking recvmsg() would be lost until
+	 * the next datagram.
+	 */
+	for (;;) {
+		switch (server_wait_accept(fd)) {
+		case 0:
+			return 0;
+		case -1:
+			log_err("poll: %s", strerror(errno));
+			return -1;
+		}
 		memset(&msg, 0, sizeof(msg));
 		iov.iov_base = in;
 		iov.iov_len = sizeof(in);
@@ -147,9 +135,10 @@ serve(int fd, int quiet)
 		msg.msg_namelen = sizeof(ss);
 		msg.msg_iov = &iov;
 		msg.msg_iovlen = 1;
-		n = recvmsg(fd, &msg, 0);
+		n = recvmsg(fd, &msg, MSG_DONTWAIT);
 		if (n == -1) {
-			if (errno == EINTR)
+			if (errno == EINTR || errno == EAGAIN ||
+			    errno == EWOULDBLOCK)
 				continue;
 			if (!transient(errno)) {
 				log_err("recvmsg: %s", strerror(errno));
@@ -171,7 +160,6 @@ serve(int fd, int quiet)
 			log_out("datagram from %s (%zd bytes)", addr, n);
 		reply(fd, in, (size_t)n, &ss, msg.msg_namelen, addr);
 	}
-	return 0;
 }
 
 int
@@ -212,7 +200,7 @@ main(int argc, char **argv)
 		usage(stderr);
 		exit(2);
 	}
-	if (signals() == -1)
+	if (server_signals(0) == -1)
 		die(1, "sigaction: %s", strerror(errno));
 	fd = net_listen(host, port, SOCK_DGRAM, 0, 0, err, sizeof(err));
 	if (fd == -1)
