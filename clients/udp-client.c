@@ -15,6 +15,11 @@
  *    not report ICMP errors to an unconnected socket (Linux, BSD: the
  *    socket could be talking to many peers), so only the timeout ends
  *    the wait: "timeout expired: server not reachable".
+ *
+ * UDP may also duplicate a datagram, or deliver a reply after its
+ * timeout: the protocol has no sequence numbers, but the answer to a
+ * line is known (the line upper-cased), so a datagram that is not it
+ * answers no question of ours and is dropped, with a note on stderr.
  */
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -28,6 +33,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "casemap.h"
 #include "log.h"
 #include "net.h"
 #include "opt.h"
@@ -58,7 +64,9 @@ usage(FILE *f)
 "Sends each line of standard input, without its newline, as one datagram\n"
 "and prints each reply on a line.  With no server it exits with status 1:\n"
 "'connection refused' (connected socket, the default) or 'timeout expired'\n"
-"(--no-connect, or when the reply is lost).\n");
+"(--no-connect, or when the reply is lost).  A datagram that is not the\n"
+"line upper-cased (a duplicate, or a late reply to an earlier line) is\n"
+"dropped with a note on stderr, and the wait for the reply goes on.\n");
 }
 
 static void
@@ -122,6 +130,9 @@ send_line(const struct client *c, const char *line, size_t n)
 {
 	ssize_t w;
 
+	/* No datagram is this long; the reply buffers rely on it. */
+	if (n >= DGRAM_MAX)
+		die(1, "a line of %zu bytes does not fit in one datagram", n);
 	do {
 		if (c->connected)
 			w = send(c->fd, line, n, 0);
@@ -140,12 +151,14 @@ send_line(const struct client *c, const char *line, size_t n)
 }
 
 /*
- * Wait for the reply until the deadline.  A connected socket only ever
- * receives from its peer; an unconnected one takes datagrams from anyone,
- * so those from another address are dropped, as UNP 8.8 advises.
+ * Wait until the deadline for the reply, want (wantlen bytes).  A
+ * connected socket only ever receives from its peer; an unconnected one
+ * takes datagrams from anyone, so those from another address are
+ * dropped, as UNP 8.8 advises.  Any other datagram is not our answer.
  */
-static size_t
-recv_reply(const struct client *c, char *buf, size_t cap)
+static void
+recv_reply(const struct client *c, const char *want, size_t wantlen,
+    char *buf, size_t cap)
 {
 	struct sockaddr_storage from;
 	struct pollfd pfd;
@@ -185,9 +198,11 @@ recv_reply(const struct client *c, char *buf, size_t cap)
 		}
 		if (!c->connected && !same_addr(&from, &c->peer))
 			continue;
-		if (msg.msg_flags & MSG_TRUNC)
-			log_err("reply longer than %zu bytes, truncated", cap);
-		return (size_t)n;
+		if ((size_t)n == wantlen && !(msg.msg_flags & MSG_TRUNC) &&
+		    memcmp(buf, want, wantlen) == 0)
+			return;
+		log_err("dropped a %zd-byte datagram that does not answer "
+		    "this line (a duplicate or a late reply)", n);
 	}
 }
 
@@ -213,7 +228,7 @@ open_socket(struct client *c, const char *host, const char *port)
 static void
 run(struct client *c)
 {
-	static char reply[DGRAM_MAX];
+	static char reply[DGRAM_MAX], want[CASE_MAX_EXPANSION * DGRAM_MAX];
 	char *line = NULL;
 	size_t cap = 0, n;
 	ssize_t len;
@@ -227,7 +242,8 @@ run(struct client *c)
 		if (len > 0 && line[len - 1] == '\n')
 			len--;
 		send_line(c, line, (size_t)len);
-		n = recv_reply(c, reply, sizeof(reply));
+		n = case_upper(line, (size_t)len, want);
+		recv_reply(c, want, n, reply, sizeof(reply));
 		if (fwrite(reply, 1, n, stdout) != n || putchar('\n') == EOF ||
 		    fflush(stdout) == EOF)
 			die(1, "stdout: %s", strerror(errno));

@@ -7,6 +7,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "lib"))
@@ -156,6 +157,52 @@ th.join()
 fake.close()
 stranger.close()
 t.is_((rc, out), (0, b"MINE\n"), "--no-connect: a datagram from another address is ignored")
+
+# UDP may duplicate a datagram: a fake server that answers every request
+# twice.  Each line must get its own answer (not "A A B" for "a b c").
+dup = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+dup.bind(("127.0.0.1", 0))
+
+
+def dup_server():
+    dup.settimeout(10)
+    try:
+        for _ in range(3):
+            data, addr = dup.recvfrom(2048)
+            dup.sendto(data.upper(), addr)
+            dup.sendto(data.upper(), addr)
+    except OSError:
+        return
+
+
+th = threading.Thread(target=dup_server)
+th.start()
+rc, out, err, _ = run(["udp-client", "-p", str(dup.getsockname()[1]), "-t", "10"],
+                      b"a\nb\nc\n")
+th.join()
+dup.close()
+t.is_((rc, out), (0, b"A\nB\nC\n"), "each reply duplicated: udp-client pairs each line "
+      "with its own answer (%r)" % out)
+t.ok(b"dropped a 1-byte datagram that does not answer this line" in err,
+     "... and says on stderr that it dropped the duplicates (%r)" % err)
+
+# The stop: udp-server waits in poll() on its socket and the stop pipe,
+# as the TCP models do, never in a blocking recvmsg(), where a SIGTERM
+# that came just before the call would be lost until the next datagram.
+# /proc/PID/syscall names the call it is blocked in (x86-64 numbers).
+if os.uname().machine == "x86_64":
+    reply, _ = udp_ask(srv.port, b"idle now")
+    call = None
+    for _ in range(100):
+        with open("/proc/%d/syscall" % srv.proc.pid) as f:
+            call = f.read().split()[0]
+        if call != "running":
+            break
+        time.sleep(0.01)
+    t.ok(call in ("7", "271"), "idle udp-server blocks in poll()/ppoll() with the "
+         "stop pipe, not in recvmsg() (syscall %s)" % call)
+else:
+    t.skip("idle udp-server blocks in poll()", "syscall numbers known for x86-64 only")
 
 code = srv.stop(signal.SIGTERM)
 t.is_(code, 0, "SIGTERM: udp-server exits 0")
