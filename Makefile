@@ -37,7 +37,7 @@ OBJ	 = build/obj
 endif
 
 LIB_SRC	   = $(wildcard lib/*.c)
-SERVER_SRC = $(filter-out servers/udp-server.c,$(wildcard servers/*.c))
+SERVER_SRC = $(wildcard servers/*.c)
 LOADGEN_SRC = $(wildcard bench/loadgen*.c bench/hist.c)
 PINGPONG_SRC = $(wildcard bench/pingpong.c)
 DEMO_SRC   = $(filter-out demos/demolib.c,$(wildcard demos/*.c))
@@ -92,13 +92,10 @@ LIBA = $(OBJ)/libsocklab.a
 $(BIN)/server: $(call obj,$(SERVER_SRC)) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS)
-$(BIN)/udp-server: $(call obj,servers/udp-server.c) $(LIBA)
-	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS)
 $(BIN)/client: $(call obj,clients/client.c) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS)
-$(BIN)/udp-client: $(call obj,clients/udp-client.c) $(LIBA)
+$(BIN)/udp-%: $(OBJ)/udp/udp-%.o $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS)
 $(BIN)/check-server: $(call obj,$(CHECK_SRC)) $(LIBA)
