@@ -67,8 +67,9 @@ usage(FILE *f)
 "  -p, --port PORT      server TCP port (default 12000)\n"
 "  -1, --once           send one line, print one reply, close (the lab's\n"
 "                       first client)\n"
-"  -t, --timeout SEC    give up when connecting, or waiting for a reply,\n"
-"                       takes longer than SEC seconds (default: no limit)\n"
+"  -t, --timeout SEC    give up when connecting, sending a line (each 64 KiB\n"
+"                       of a longer one) or waiting for a reply takes longer\n"
+"                       than SEC seconds (default: no limit)\n"
 "  -h, --help           this help\n"
 "  -V, --version        print the version\n"
 "Sends each line of standard input and prints each reply line as it came\n"
@@ -243,19 +244,61 @@ read_stdin(struct client *c)
 }
 
 /*
- * Send bytes of a request.  If the server has gone (it may have closed
- * on an over-long line), stop sending but keep reading: its last words
- * are probably waiting in our receive buffer.
+ * Wait until the socket takes more bytes, up to the deadline end (0:
+ * no limit).  A server that reads nothing fills both socket buffers,
+ * and a blocking send() would then wait for ever.
+ */
+static void
+wait_writable(struct client *c, long long end)
+{
+	struct pollfd pfd;
+	long long left = -1;
+	int rc;
+
+	pfd.fd = c->fd;
+	pfd.events = POLLOUT;
+	for (;;) {
+		if (end && (left = end - mono_ms()) <= 0)
+			die(1, "timed out: %s took no more of the line in %g s",
+			    c->name, c->timeout_ms / 1000.0);
+		rc = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
+		if (rc > 0)
+			return;
+		if (rc == -1 && errno != EINTR)
+			die(1, "poll: %s", strerror(errno));
+	}
+}
+
+/*
+ * Send bytes of a request, within --timeout.  If the server has gone
+ * (it may have closed on an over-long line), stop sending but keep
+ * reading: its last words are probably waiting in our receive buffer.
  */
 static void
 send_bytes(struct client *c, const char *p, size_t n)
 {
-	if (net_write_all(c->fd, p, n) != -1)
+	long long end = c->timeout_ms ? mono_ms() + c->timeout_ms : 0;
+	ssize_t w;
+
+	while (n > 0) {
+		w = send(c->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w >= 0) {
+			p += w;
+			n -= (size_t)w;
+			continue;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			wait_writable(c, end);
+			continue;
+		}
+		if (errno != EPIPE && errno != ECONNRESET)
+			die(1, "write to %s: %s", c->name, strerror(errno));
+		c->done = 1;
+		c->broken = 1;
 		return;
-	if (errno != EPIPE && errno != ECONNRESET)
-		die(1, "write to %s: %s", c->name, strerror(errno));
-	c->done = 1;
-	c->broken = 1;
+	}
 }
 
 static void

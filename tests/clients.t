@@ -212,6 +212,23 @@ th.join(10)
 t.ok(rc == 1 and b"timed out" in err, "no reply within --timeout: timed out, exit 1 (%r)" % err)
 t.ok(0.95 <= took / TMO < 5, "... after the timeout (%.2f x)" % (took / TMO))
 
+# A server that never reads: a 16 MB line fills both socket buffers and
+# send() would block for ever.  --timeout bounds every send too.
+def never_reads(conn, res):
+    while not res.get("done"):
+        time.sleep(0.05)
+
+
+TMO = 1.0
+port, th, res = fake_server(never_reads)
+rc, out, err, took = run(["client", "-p", str(port), "--timeout", str(TMO)],
+                         b"a" * (16 << 20) + b"\n", timeout=15)
+res["done"] = True
+th.join(10)
+t.ok(rc == 1 and b"timed out" in err, "a 16 MB line to a server that never reads: "
+     "timed out, exit 1 (status %s, %r)" % (rc, err))
+t.ok(took / TMO < 5, "... after the timeout (%.2f x)" % (took / TMO))
+
 # A full accept queue drops the SYN (see SEED-NOTES): listen(0) holds one
 # connection, so the next connect() only waits.  --timeout bounds it.
 ls = socket.socket()
