@@ -26,6 +26,7 @@
 #include "kstat.h"
 #include "log.h"
 #include "net.h"
+#include "opt.h"
 #include "loadgen.h"
 
 #define SEC	1000000000ULL
@@ -126,7 +127,8 @@ parse_positive(const char *s, const char *what)
 
 	errno = 0;
 	v = strtod(s, &end);
-	if (errno != 0 || end == s || *end != '\0' || !(v > 0) || !isfinite(v))
+	if (errno != 0 || end == s || end != s + opt_decimal(s, 1) ||
+	    *end != '\0' || !(v > 0) || !isfinite(v))
 		die(2, "%s: '%s' is not a positive number (see --help)",
 		    what, s);
 	return v;
@@ -146,7 +148,9 @@ parse_duration(const char *s, const char *what, int zero_ok)
 
 	errno = 0;
 	v = strtod(s, &end);
-	if (errno == 0 && end != s && v >= 0 && isfinite(v))
+	/* Digits first, as lib/opt.c wants them: no sign, space, exponent. */
+	if (errno == 0 && end != s && end == s + opt_decimal(s, 1) &&
+	    v >= 0 && isfinite(v))
 		for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
 			if (strcmp(end, units[i].unit) == 0 &&
 			    v * units[i].ns < 1e18 &&

@@ -32,6 +32,7 @@
 
 #include "log.h"
 #include "net.h"
+#include "opt.h"
 
 #define MAX_SIZE	65536
 
@@ -75,14 +76,9 @@ usage(FILE *f)
 static double
 number(const char *opt, const char *s, double min, double max)
 {
-	char *end;
 	double v;
 
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || *end != '\0' || v < min || v > max) {
-		log_err("%s: '%s' is not a number from %g to %g", opt, s, min,
-		    max);
+	if (opt_double(opt, s, min, max, &v) == -1) {
 		usage(stderr);
 		exit(2);
 	}

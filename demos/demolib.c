@@ -11,6 +11,7 @@
 
 #include "buf.h"
 #include "log.h"
+#include "opt.h"
 #include "demo.h"
 
 /* 0 English, 1 Italian (--lang it). */
@@ -91,14 +92,10 @@ demo_option(int ch, const char *arg, void (*usage)(FILE *))
 long
 demo_number(const char *opt, const char *s, long min, long max)
 {
-	char *end;
 	long v;
 
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end != '\0' || v < min || v > max)
-		die(2, "%s: '%s' is not a number from %ld to %ld", opt, s, min,
-		    max);
+	if (opt_long(opt, s, min, max, &v) == -1)
+		exit(2);
 	return v;
 }
 

@@ -9,15 +9,45 @@
 #include "log.h"
 #include "opt.h"
 
+size_t
+opt_decimal(const char *s, int frac)
+{
+	size_t n = 0, m;
+
+	while (s[n] >= '0' && s[n] <= '9')
+		n++;
+	if (!frac || s[n] != '.')
+		return n;
+	for (m = n + 1; s[m] >= '0' && s[m] <= '9'; m++)
+		;
+	return n > 0 || m > n + 1 ? m : n;	/* "2.", ".5"; not "." */
+}
+
 int
 opt_long(const char *opt, const char *s, long min, long max, long *v)
 {
-	char *end;
+	size_t n = opt_decimal(s, 0);
 
 	errno = 0;
-	*v = strtol(s, &end, 10);
-	if (errno || end == s || *end != '\0' || *v < min || *v > max) {
+	*v = n > 0 && s[n] == '\0' ? strtol(s, NULL, 10) : -1;
+	if (n == 0 || s[n] != '\0' || errno || *v < min || *v > max) {
 		log_err("%s: '%s' is not a number from %ld to %ld", opt, s,
+		    min, max);
+		return -1;
+	}
+	return 0;
+}
+
+int
+opt_double(const char *opt, const char *s, double min, double max,
+    double *v)
+{
+	size_t n = opt_decimal(s, 1);
+
+	errno = 0;
+	*v = n > 0 && s[n] == '\0' ? strtod(s, NULL) : -1;
+	if (n == 0 || s[n] != '\0' || errno || *v < min || *v > max) {
+		log_err("%s: '%s' is not a number from %g to %g", opt, s,
 		    min, max);
 		return -1;
 	}
@@ -27,12 +57,12 @@ opt_long(const char *opt, const char *s, long min, long max, long *v)
 int
 opt_msec(const char *opt, const char *s, int zero_ok, double max, int *ms)
 {
-	char *end;
+	size_t n = opt_decimal(s, 1);
 	double v;
 
 	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || *end != '\0' || !isfinite(v) || v < 0 ||
+	v = n > 0 && s[n] == '\0' ? strtod(s, NULL) : -1;
+	if (n == 0 || s[n] != '\0' || errno || !isfinite(v) || v < 0 ||
 	    (v == 0 && !zero_ok) || v > max) {
 		log_err("%s: '%s' is not a number of seconds from %s to %g",
 		    opt, s, zero_ok ? "0" : "above 0", max);

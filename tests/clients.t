@@ -59,6 +59,26 @@ t.ok(rc == 2 and b"--port" in err, "--port 0 -> exit 2")
 rc, _, err, _ = run(["client", "--timeout", "soon"])
 t.ok(rc == 2 and b"--timeout" in err, "--timeout soon -> exit 2")
 
+# Numbers are digits only (lib/opt.c, for every program): strtol() alone
+# took " 80", "+80" and "-0".
+NUMS = [("client", "--port"), ("udp-client", "--port"), ("udp-server", "--port"),
+        ("server", "--port"), ("server", "--backlog"), ("client", "--timeout"),
+        ("loadgen", "-c"), ("loadgen", "-d"), ("pingpong", "-n"),
+        ("demo-exercise3", "--count"), ("check-server", "--port"),
+        ("check-server", "--timeout")]
+for prog, opt in NUMS:
+    if not have(prog):
+        t.skip("%s %s: digits only" % (prog, opt), "not built")
+        continue
+    got = []
+    for v in (" 80", "+80", "-0", "1e2", "0x50"):
+        # --help after it: a value taken by mistake exits 0 at once
+        rc, _, err, _ = run([prog, opt, v, "--help"], timeout=10)
+        if rc != 2 or opt.encode() not in err:
+            got.append((v, rc))
+    t.ok(not got, "%s %s: ' 80', '+80', '-0', '1e2', '0x50' are refused, exit 2 %s"
+         % (prog, opt, got or ""))
+
 # --- no server ----------------------------------------------------------------
 port = free_port()
 rc, out, err, _ = run(["client", "-p", str(port)], b"hello\n")
