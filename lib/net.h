@@ -39,9 +39,11 @@ int	net_resolve(const char *host, const char *port, int type,
 	    struct sockaddr_storage *ss, socklen_t *sslen, char *err, size_t errlen);
 
 /*
- * accept4() that retries EINTR only when *stop is clear, and sets
- * SOCK_CLOEXEC (plus SOCK_NONBLOCK when nonblock).  On EMFILE/ENFILE it
- * returns -1 with errno set; the caller backs off (see net_accept_backoff).
+ * One accept4() with SOCK_CLOEXEC (plus SOCK_NONBLOCK when nonblock);
+ * the peer's address goes into addr.  It retries nothing: on any
+ * failure, EINTR included, it returns -1 with errno set and the caller
+ * decides (a signal may be a stop; on EMFILE/ENFILE it backs off, see
+ * net_accept_backoff).
  */
 int	net_accept(int lfd, int nonblock, char *addr, size_t addrlen);
 
