@@ -40,7 +40,6 @@
 #define READS_PER_TURN	4	/* 64 KiB per client per turn */
 #define ACCEPTS_PER_TURN 64	/* then let the sessions have a turn */
 #define ACCEPT_PAUSE_MS	100	/* out of descriptors: stop accepting */
-#define OUT_KEEP	32768	/* output buffer kept once drained */
 
 struct session {
 	struct evs	*es;
@@ -184,7 +183,7 @@ flush(struct session *s)
 		if (buf_pending(&s->out) > 0)
 			return 0;
 	}
-	buf_shrink(&s->out, OUT_KEEP);
+	buf_shrink(&s->out, SESSION_OUT_KEEP);
 	return 0;
 }
 

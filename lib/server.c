@@ -24,6 +24,7 @@
 _Atomic int server_stop;
 static int stop_pipe[2] = { -1, -1 };
 static unsigned drain_sec;
+static volatile sig_atomic_t refuse_fd = -1;
 
 int
 server_stop_fd(void)
@@ -39,8 +40,11 @@ on_stop(int sig)
 	/*
 	 * The first SIGTERM/SIGINT stops accepting and gives sessions in
 	 * flight drain_sec to finish; the alarm, or a second signal, ends
-	 * them.
+	 * them.  A listener registered by server_refuse_on_stop() is shut
+	 * down here, at the first signal: nobody else may be there to do it.
 	 */
+	if (sig != SIGALRM && server_stop == 0 && refuse_fd != -1)
+		(void)shutdown(refuse_fd, SHUT_RDWR);
 	if (sig == SIGALRM || server_stop == 1 || drain_sec == 0)
 		server_stop = 2;
 	else if (server_stop == 0) {
@@ -109,6 +113,26 @@ server_signals(int drain)
 	return 0;
 }
 
+void
+server_refuse_on_stop(int lfd)
+{
+	refuse_fd = lfd;
+}
+
+int
+server_ready(int lfd, const struct server_opts *o)
+{
+	char addr[NET_ADDR_LEN];
+
+	if (net_local_addr(lfd, addr, sizeof(addr)) == -1) {
+		log_err("getsockname: %s", strerror(errno));
+		return -1;
+	}
+	log_out("listening on %s (model %s, backlog %d)", addr, o->model,
+	    o->backlog);
+	return 0;
+}
+
 int
 server_wait_accept(int lfd)
 {
@@ -134,16 +158,27 @@ server_wait_accept(int lfd)
 	}
 }
 
-/* At most one line a second: every worker of a pool may hit EMFILE. */
+/*
+ * At most one line a second: every worker of a pool may hit EMFILE, and
+ * one client looping on connect() can make thread or fork fail a
+ * thousand times a second.
+ */
 static void
-log_accept_error(int err, const char *what)
+log_limited(const char *what, int err, const char *then)
 {
 	static _Atomic long long last;
 	long long now = mono_ms(), was = last;
 
 	if (now - was >= 1000 && atomic_compare_exchange_strong(&last, &was,
 	    now))
-		log_err("accept: %s%s", strerror(err), what);
+		log_err("%s: %s%s", what, strerror(err), then);
+}
+
+void
+server_backoff(const char *what, int err)
+{
+	log_limited(what, err, "; pausing");
+	net_accept_backoff();
 }
 
 int
@@ -155,13 +190,6 @@ server_accept(int lfd, int nonblock, char *addr, size_t addrlen)
 		return fd;
 	err = errno;
 	switch (err) {
-	case EMFILE:
-	case ENFILE:
-	case ENOBUFS:
-	case ENOMEM:
-		log_accept_error(err, "; pausing");
-		net_accept_backoff();
-		break;
 	case EINTR:
 	case EAGAIN:
 	case ECONNABORTED:
@@ -170,9 +198,8 @@ server_accept(int lfd, int nonblock, char *addr, size_t addrlen)
 	case EINVAL:
 	case EBADF:
 		break;		/* the listening socket was shut down: a stop */
-	default:
-		log_accept_error(err, "");
-		net_accept_backoff();
+	default:		/* EMFILE, ENFILE, ENOBUFS, ENOMEM, ... */
+		server_backoff("accept", err);
 		break;
 	}
 	errno = err;
@@ -345,6 +372,7 @@ session_run(int fd, const char *addr, const struct server_opts *o)
 			break;
 		}
 		buf_clear(&out);
+		buf_shrink(&out, SESSION_OUT_KEEP);
 		if (st != PROTO_MORE) {
 			why = st == PROTO_END ? "client sent '.'" :
 			    st == PROTO_TOOLONG ? "line too long" :

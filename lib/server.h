@@ -74,6 +74,20 @@ int	server_stop_fd(void);
 int	server_signals(int drain);
 
 /*
+ * Print the "listening on ADDR:PORT (model M, backlog B)" line.  serve()
+ * calls it once it can serve (its workers started): a script that waits
+ * for the line never talks to a server about to fail.  0 or -1.
+ */
+int	server_ready(int lfd, const struct server_opts *);
+
+/*
+ * For a model whose accepting thread is busy serving (iterative): shut
+ * lfd down from the first stop signal's handler, so that new clients are
+ * refused at once.  -1 forgets it (before closing lfd).
+ */
+void	server_refuse_on_stop(int lfd);
+
+/*
  * Wait until lfd is readable or a stop was requested: returns 1 if
  * there is a connection to accept (for bin/udp-server: a datagram), 0 on
  * stop, -1 on error.  A stop signal is never missed: the handler writes
@@ -92,6 +106,14 @@ int	server_wait_accept(int lfd);
 int	server_accept(int lfd, int nonblock, char *addr, size_t addrlen);
 
 /*
+ * A resource ran out (descriptors, threads, processes): log "WHAT:
+ * strerror(err); pausing" once a second at most, and pause 50 ms, so
+ * that a client looping on connect() cannot make a model spin or flood
+ * its log.
+ */
+void	server_backoff(const char *what, int err);
+
+/*
  * Serve one connection to the end with blocking I/O: read, feed the
  * protocol, write what it produced in one write, until ".", EOF, error,
  * a limit, the idle timeout, or a hard stop.  When the client may
@@ -101,6 +123,10 @@ int	server_accept(int lfd, int nonblock, char *addr, size_t addrlen);
  * addr is the peer, for the log.
  */
 void	session_run(int fd, const char *addr, const struct server_opts *);
+
+/* Reply buffer a session keeps once its replies are out: a burst (a
+ * long line of characters that expand) is given back, not kept idle. */
+#define SESSION_OUT_KEEP 32768
 
 /*
  * Whether a session that ended with st, with unread bytes of its last

@@ -49,6 +49,10 @@ serve_epoll(int lfd, const struct server_opts *o)
 		evs_free(es);
 		return -1;
 	}
+	if (server_ready(lfd, o) == -1) {
+		evs_free(es);
+		return -1;
+	}
 	rc = evs_run(es);
 	evs_free(es);		/* the stop pipe stays: it is not ours */
 	return rc;

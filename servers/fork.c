@@ -57,15 +57,22 @@ child(int lfd, int fd, const char *addr, const struct server_opts *o,
 	/* Never outlive the parent, even if it is killed with SIGKILL. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != parent)
 		_exit(1);
-	/* The parent owns shutdown: Ctrl-C reaches the whole process group,
-	 * so ignore SIGINT; the parent's SIGTERM still ends us. */
+	/*
+	 * The parent owns shutdown, as prefork's does.  Ctrl-C, and a
+	 * SIGTERM to the whole process group (timeout(1), systemd's
+	 * KillMode=control-group, kill -- -PGID), reach us too: ignore both,
+	 * so that the session drains.  The parent's exit at the end of the
+	 * drain ends us (PR_SET_PDEATHSIG).
+	 */
 	memset(&sa, 0, sizeof(sa));
 	sigemptyset(&sa.sa_mask);
 	sa.sa_handler = SIG_IGN;
-	sigaction(SIGINT, &sa, NULL);
+	if (sigaction(SIGINT, &sa, NULL) == -1 ||
+	    sigaction(SIGTERM, &sa, NULL) == -1)
+		_exit(1);
 	sa.sa_handler = SIG_DFL;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGCHLD, &sa, NULL);
+	if (sigaction(SIGCHLD, &sa, NULL) == -1)
+		_exit(1);
 	session_run(fd, addr, o);
 	close(fd);
 	_exit(0);
@@ -87,10 +94,14 @@ serve_fork(int lfd, const struct server_opts *o)
 	char addr[NET_ADDR_LEN];
 	pid_t pid, parent = getpid();
 	sigset_t chld, old;
-	int fd, rc;
+	int fd, rc, err;
 
 	if (catch_children() == -1) {
 		log_err("sigaction: %s", strerror(errno));
+		close(lfd);
+		return -1;
+	}
+	if (server_ready(lfd, o) == -1) {
 		close(lfd);
 		return -1;
 	}
@@ -110,13 +121,13 @@ serve_fork(int lfd, const struct server_opts *o)
 			sigprocmask(SIG_SETMASK, &old, NULL);
 			child(lfd, fd, addr, o, parent);
 		}
+		err = errno;
 		if (pid != -1)
 			children++;
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		if (pid == -1) {
-			log_err("fork: %s", strerror(errno));
 			server_busy(fd);
-			net_accept_backoff();
+			server_backoff("fork", err);
 			continue;
 		}
 		close(fd);

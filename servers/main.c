@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,9 +83,11 @@ usage(FILE *f)
 "  -h, --help             this help\n"
 "  -V, --version          print the version\n"
 "The first line on standard output is 'listening on ADDR:PORT (model M,\n"
-"backlog B)'.  SIGTERM, SIGINT or SIGHUP stops accepting and lets\n"
-"sessions in flight end within --drain seconds; a second signal ends them\n"
-"at once.\n",
+"backlog B)', once the server can serve: a pool (or reuseport) that cannot\n"
+"start all its workers exits 1 before it.  Session log lines that standard\n"
+"output cannot take at once are dropped, and counted on exit.  SIGTERM,\n"
+"SIGINT or SIGHUP stops accepting and lets sessions in flight end within\n"
+"--drain seconds; a second signal ends them at once.\n",
 	    PROTO_DEFAULT_MAX_LINE);
 }
 
@@ -236,6 +239,36 @@ port_free(const struct server_opts *o, char *err, size_t errlen)
 	return 1;
 }
 
+/* Say what the log lost, each on the other stream (it may get through). */
+static void
+report_dropped(void)
+{
+	unsigned long n;
+
+	if ((n = log_dropped(STDOUT_FILENO)) > 0)
+		log_err("%lu log line%s dropped: stdout was full", n,
+		    n == 1 ? "" : "s");
+	if ((n = log_dropped(STDERR_FILENO)) > 0)
+		log_out("%lu error line%s dropped: stderr was full", n,
+		    n == 1 ? "" : "s");
+}
+
+/*
+ * A session gives back the buffers of a long line once it is answered
+ * (SESSION_OUT_KEEP).  For that memory to leave the process, and not
+ * wait in a thread's malloc arena, buffers above 64 KiB come from
+ * mmap(), as glibc does at first, until a free raises its threshold.
+ * A tuning only (glibc; an allocator without it, or a sanitizer's, may
+ * refuse it): its result does not matter.
+ */
+static void
+big_buffers_mmapped(void)
+{
+#ifdef M_MMAP_THRESHOLD
+	(void)mallopt(M_MMAP_THRESHOLD, 64 * 1024);
+#endif
+}
+
 int
 main(int argc, char **argv)
 {
@@ -244,7 +277,7 @@ main(int argc, char **argv)
 		.backlog = 128, .max_line = PROTO_DEFAULT_MAX_LINE,
 		.max_output = 1 << 20, .idle_timeout = 300, .drain = 5,
 	};
-	char err[NET_ERR_LEN], addr[NET_ADDR_LEN];
+	char err[NET_ERR_LEN];
 	const struct model *m;
 	int lfd, rc;
 
@@ -252,6 +285,7 @@ main(int argc, char **argv)
 	parse(argc, argv, &o);
 	m = find_model(o.model);
 	raise_nofile();
+	big_buffers_mmapped();
 	if (server_signals(o.drain) == -1)
 		die(1, "signals: %s", strerror(errno));
 	if ((m->flags & MODEL_REUSEPORT) && !port_free(&o, err, sizeof(err)))
@@ -260,16 +294,12 @@ main(int argc, char **argv)
 	    (m->flags & MODEL_REUSEPORT) ? NET_REUSEPORT : 0, err, sizeof(err));
 	if (lfd == -1)
 		die(1, "%s", err);
-	if (net_local_addr(lfd, addr, sizeof(addr)) == -1)
-		die(1, "getsockname: %s", strerror(errno));
-	printf("listening on %s (model %s, backlog %d)\n", addr, m->name,
-	    o.backlog);
-	if (fflush(stdout) == EOF)
-		die(1, "stdout: %s", strerror(errno));
-	rc = m->serve(lfd, &o);		/* closes lfd */
-	if (rc != 0)
-		return 1;
-	if (!o.quiet)
+	/* Before any thread or child: logging must never block serving. */
+	if (log_nonblock() == -1)
+		log_err("log: %s", strerror(errno));
+	rc = m->serve(lfd, &o);		/* says "listening on", closes lfd */
+	if (rc == 0 && !o.quiet)
 		log_out("stopped");
-	return 0;
+	report_dropped();
+	return rc == 0 ? 0 : 1;
 }

@@ -88,12 +88,20 @@ serve_oneshot(int lfd, const struct server_opts *o)
 	char addr[NET_ADDR_LEN];
 	int fd, rc;
 
+	if (server_ready(lfd, o) == -1) {
+		close(lfd);
+		return -1;
+	}
+	/* Nobody accepts while a client is served: refuse new ones at the
+	 * stop from the signal handler, as iterative does. */
+	server_refuse_on_stop(lfd);
 	while ((rc = server_wait_accept(lfd)) == 1) {
 		if ((fd = server_accept(lfd, 0, addr, sizeof(addr))) == -1)
 			continue;
 		serve_one(fd, addr, o);
 		close(fd);
 	}
+	server_refuse_on_stop(-1);
 	close(lfd);
 	if (rc == -1) {
 		log_err("poll: %s", strerror(errno));

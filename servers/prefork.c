@@ -14,7 +14,9 @@
  * kept to measure exactly that, and because with a poll() before accept()
  * (or on other systems) the herd is real.
  *
- * The parent does no I/O.  It forks the children, reaps them, starts a
+ * The parent does no I/O.  It forks the children (all of them before
+ * the "listening on" line: if one cannot be forked, the server exits 1
+ * without announcing, as every pool does), reaps them, starts a
  * new one when one dies (each slot at most once a second, so a child that
  * dies at once cannot make a fork loop), and owns the shutdown:
  *
@@ -354,7 +356,7 @@ pause_ms(int ms, const sigset_t *mask)
 static void
 stop_all(struct pool *p, const sigset_t *mask)
 {
-	long long deadline;
+	long long deadline, left;
 
 	signal_all(p, SIGTERM);
 	while (live(p) > 0 && server_stop < 2) {
@@ -365,8 +367,11 @@ stop_all(struct pool *p, const sigset_t *mask)
 		return;
 	signal_all(p, SIGALRM);
 	deadline = mono_ms() + KILL_GRACE_MS;
-	while (live(p) > 0 && mono_ms() < deadline) {
-		pause_ms((int)(deadline - mono_ms()), mask);
+	/* One clock read per turn, clamped: a remainder read twice can
+	 * come out negative, and pause_ms(-1) would wait for ever. */
+	while (live(p) > 0 && (left = deadline - mono_ms()) > 0) {
+		pause_ms(left > KILL_GRACE_MS ? KILL_GRACE_MS : (int)left,
+		    mask);
 		reap(p, WNOHANG, 1);
 	}
 	if (live(p) == 0)
@@ -404,7 +409,7 @@ serve_prefork(int lfd, const struct server_opts *o)
 	struct sigaction sa, oldsa;
 	sigset_t block, old;
 	struct pool *p;
-	int n = o->workers, wait;
+	int n = o->workers, wait, rc;
 
 	if (o->max_clients > 0 && o->max_clients < n)
 		n = o->max_clients;
@@ -433,12 +438,19 @@ serve_prefork(int lfd, const struct server_opts *o)
 		close(lfd);
 		return -1;
 	}
-	while (!server_stop) {
+	/* Every worker runs before the "listening on" line, or none. */
+	wait = spawn(p, lfd, o, &old);
+	if (live(p) < n) {
+		log_err("cannot start the pool: %d of %d workers", live(p), n);
+		rc = -1;
+	} else
+		rc = server_ready(lfd, o);
+	while (rc == 0 && !server_stop) {
+		pause_ms(wait, &old);
 		reap(p, WNOHANG, 0);
 		if (server_stop)
 			break;
 		wait = spawn(p, lfd, o, &old);
-		pause_ms(wait, &old);
 	}
 	if (shutdown(lfd, SHUT_RDWR) == -1)
 		log_err("shutdown: %s", strerror(errno));
@@ -448,5 +460,5 @@ serve_prefork(int lfd, const struct server_opts *o)
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	sigaction(SIGCHLD, &oldsa, NULL);
 	munmap(p, pool_size(n));
-	return 0;
+	return rc;
 }

@@ -9,6 +9,8 @@
  *                    to the workers over a bounded queue (serv08).
  *
  * A thread serves one session at a time, so at most N run at once.
+ * All N start before the "listening on" line; if one cannot, the server
+ * exits 1 without announcing (as every pool does).
  *
  * Waiting clients.  prethread: the others wait in the kernel's listen
  * queue and nobody is told "busy"; --max-clients M below N only starts
@@ -335,10 +337,10 @@ start(struct pool *p)
 	for (i = 0; i < p->n; i++) {
 		p->w[i].pool = p;
 		p->w[i].id = i;
-		p->w[i].fd = -1;
 		if ((rc = pthread_create(&p->w[i].thread, &attr, worker,
 		    &p->w[i])) != 0) {
-			log_err("cannot start a thread: %s", strerror(rc));
+			log_err("cannot start worker %d of %d: %s", i + 1,
+			    p->n, strerror(rc));
 			break;
 		}
 		p->w[i].started = 1;
@@ -368,6 +370,8 @@ report(const struct pool *p)
 static int
 pool_init(struct pool *p, int lfd, const struct server_opts *o, int queued)
 {
+	int i;
+
 	memset(p, 0, sizeof(*p));
 	p->o = o;
 	p->lfd = lfd;
@@ -379,6 +383,8 @@ pool_init(struct pool *p, int lfd, const struct server_opts *o, int queued)
 	if (p->qcap > QUEUE_MAX)
 		p->qcap = QUEUE_MAX;
 	p->w = calloc((size_t)p->n, sizeof(*p->w));
+	for (i = 0; p->w != NULL && i < p->n; i++)
+		p->w[i].fd = -1;	/* drain() shuts down those not -1 */
 	p->q = queued ? calloc((size_t)p->qcap, sizeof(*p->q)) : NULL;
 	if (p->w == NULL || (queued && p->q == NULL)) {
 		log_err("out of memory");
@@ -421,7 +427,10 @@ serve(int lfd, const struct server_opts *o, int queued)
 		close(lfd);
 		return -1;
 	}
-	if ((rc = start(&p)) == 0 && queued)
+	/* Every worker runs before the "listening on" line, or none. */
+	if ((rc = start(&p)) == 0)
+		rc = server_ready(lfd, o);
+	if (rc == 0 && queued)
 		rc = acceptor(&p);
 	else if (rc == 0)
 		wait_stop();

@@ -214,7 +214,7 @@ serve_reuseport(int lfd, const struct server_opts *o)
 {
 	char host[NI_MAXHOST], port[NI_MAXSERV];
 	struct worker *ws;
-	int done[2], failed = 0, i, n = o->workers, rc;
+	int done[2], failed = 0, i, n = o->workers, rc, first = lfd;
 
 	if (bound_to(lfd, host, sizeof(host), port, sizeof(port)) == -1) {
 		close(lfd);
@@ -235,6 +235,9 @@ serve_reuseport(int lfd, const struct server_opts *o)
 	}
 	if (!failed)
 		failed = start(ws, n) == -1;
+	/* Only supervise() orders a worker to close its listener. */
+	if (!failed)
+		failed = server_ready(first, o) == -1;
 	rc = supervise(ws, n, done[0], failed);
 	for (i = 0; i < n; i++) {
 		if (ws[i].running) {

@@ -125,6 +125,11 @@ serve_thread(int lfd, const struct server_opts *o)
 		close(lfd);
 		return -1;
 	}
+	if (server_ready(lfd, o) == -1) {
+		pthread_attr_destroy(&attr);
+		close(lfd);
+		return -1;
+	}
 	/* Sessions run with the stop signals blocked, so that they always
 	 * reach the main thread, which owns the shutdown. */
 	sigemptyset(&stop);
@@ -142,9 +147,9 @@ serve_thread(int lfd, const struct server_opts *o)
 		rc = spawn(&attr, fd, addr, o);
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		if (rc != 0) {
-			log_err("cannot start a thread: %s", strerror(rc));
 			release();
 			server_busy(fd);
+			server_backoff("cannot start a thread", rc);
 		}
 	}
 	close(lfd);

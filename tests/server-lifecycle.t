@@ -5,25 +5,22 @@ Options: --help, --version, --list-models exit 0; bad usage exits 2; a
 port in use exits 1 naming the address; --host ::1.  Signals: SIGTERM
 and SIGINT exit 0, with no session and with an idle one (--drain 1);
 while sessions drain, new clients are refused and a session in flight is
-still answered; a second signal ends the drain at once.  --idle-timeout
+still answered, also after a SIGTERM to the whole process group; a
+second signal ends the drain at once.  --idle-timeout
 closes a silent session.  The session log lines, and --quiet.
 """
 
 import os
+import shutil
 import signal
 import socket
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-from socklab import TAP, run, start_server, connect, recv_line  # noqa: E402
+from socklab import TAP, bin, run, start_server, connect, recv_line  # noqa: E402
 from servertest import (SANITIZER, models, per_model, Srv,  # noqa: E402
                         recv_until_eof)
-
-# Only iterative serves one session at a time: while one is in flight
-# nobody accepts, so it cannot refuse new clients before it ends.
-SERIAL = {"iterative"}
-
 
 # ---- local helpers (the shared ones are in tests/lib/servertest.py) -----
 
@@ -129,14 +126,10 @@ def check_drain(rec, model):
     try:
         c = opened(srv)
         srv.proc.send_signal(signal.SIGTERM)
-        if model in SERIAL:
-            rec.skip("after SIGTERM, new clients refused while a session "
-                     "drains", "serial: nobody accepts during a session")
-        else:
-            sec = wait_refused(srv.port)
-            rec.ok(sec is not None, "after SIGTERM, new clients are refused "
-                   "while a session drains (%s s)" %
-                   ("%.3f" % sec if sec is not None else "never"))
+        sec = wait_refused(srv.port)
+        rec.ok(sec is not None, "after SIGTERM, new clients are refused "
+               "while a session drains (%s s)" %
+               ("%.3f" % sec if sec is not None else "never"))
         c.sendall(b"late\n")
         rec.is_(recv_line(c), b"LATE\n", "the session in flight is still "
                 "answered after SIGTERM")
@@ -175,6 +168,44 @@ def check_drain(rec, model):
         rec.ok(recv_until_eof(c) in (b"", b"<RESET>"),
                "and the session is closed")
         c.close()
+    finally:
+        srv.kill()
+
+
+def check_group_drain(rec, model):
+    """SIGTERM to the whole process group (timeout(1), systemd's
+    KillMode=control-group, kill -- -PGID) drains like one to the server:
+    children and threads take their stop from the main process."""
+    setsid = shutil.which("setsid")
+    if setsid is None:
+        rec.skip("process-group SIGTERM drains", "no setsid(1)")
+        return
+    # setsid(1) execs the server in a group of its own: pid == pgid.
+    srv = start_server([setsid, bin("server"), "--model", model, "--port",
+                        "0", "--quiet", "--drain", "20"])
+    try:
+        c = opened(srv)
+        os.killpg(srv.proc.pid, signal.SIGTERM)
+        rec.ok(wait_refused(srv.port) is not None, "after a process-group "
+               "SIGTERM new clients are refused")
+        answered = 0
+        try:
+            for i in range(5):
+                c.sendall(b"late %d\n" % i)
+                if recv_line(c) != b"LATE %d\n" % i:
+                    break
+                answered += 1
+        except OSError:
+            pass
+        rec.is_(answered, 5, "lines sent during the drain are answered "
+                "(of 5)")
+        c.close()
+        try:
+            st = srv.proc.wait(10)
+        except Exception:
+            st = None
+        rec.ok(st == 0 and not clean(srv), "then it exits 0 with no "
+               "session left", ["exit status %r" % st] + clean(srv))
     finally:
         srv.kill()
 
@@ -323,6 +354,7 @@ def main():
     per_model(t, names, check_log)
     per_model(t, names, check_stop_idle)
     per_model(t, names, check_drain)
+    per_model(t, names, check_group_drain)
     per_model(t, names, check_idle_timeout)
     t.done()
 
