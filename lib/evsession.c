@@ -10,7 +10,12 @@
  * read them is not read from while more than max_output bytes wait, and
  * is read again once they fall below half of it, so a session holds at
  * most max_output + CASE_MAX_EXPANSION * READ_CHUNK bytes of replies
- * and max_line bytes of partial line.
+ * and max_line bytes of partial line.  A client that takes none of its
+ * replies for --write-timeout seconds is closed: sessions with replies
+ * waiting are kept in a list in the order their client last took some.
+ * What all sessions hold, replies and partial lines, is counted across
+ * the loops of a server: past --max-memory a loop closes its sessions
+ * that hold most.
  *
  * A session that ends while the client may still be sending (see
  * session_lingers) lingers once its replies are out, as session_run
@@ -23,6 +28,7 @@
 #include <sys/socket.h>
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +47,12 @@
 #define ACCEPTS_PER_TURN 64	/* then let the sessions have a turn */
 #define ACCEPT_PAUSE_MS	100	/* out of descriptors: stop accepting */
 
+/* A session's place in one list; a list knows which of a session's
+ * links is its own (by offset), so that a session can be in two. */
+struct link {
+	struct session	*prev, *next;
+};
+
 struct session {
 	struct evs	*es;
 	int		 fd;
@@ -51,7 +63,12 @@ struct session {
 	const char	*why;		/* for the log, once closing */
 	long long	 active;	/* ev_now() of the last whole line,
 					   or when lingering began */
-	struct session	*prev, *next;	/* in es->serving or es->lingering */
+	struct link	 age;		/* in es->serving or es->lingering */
+	struct link	 out_wait;	/* in es->waiting, if waiting */
+	int		 waiting;	/* replies wait for the client */
+	int		 took;		/* it took some since update() */
+	long long	 took_at;	/* ev_now() when it last took some */
+	long long	 held;		/* bytes counted in shared->memory */
 	struct proto	 p;
 	struct buf	 out;
 	char		 addr[NET_ADDR_LEN];
@@ -59,20 +76,23 @@ struct session {
 
 struct list {
 	struct session	*head, *tail;
+	size_t		 link;		/* offsetof(struct session, its link) */
 };
 
 struct evs {
 	struct ev_loop	*loop;
 	const struct server_opts *o;
 	int		 lfd;		/* -1 once closed */
-	atomic_int	*active;	/* sessions, against --max-clients */
-	atomic_int	 own;
+	struct evs_shared *shared;	/* sessions and memory, of all loops */
+	struct evs_shared own;
 	int		 nsessions;	/* of this loop */
 	int		 stopping;
 	struct list	 serving;	/* least recently active first */
 	struct list	 lingering;	/* the first to give up first */
+	struct list	 waiting;	/* replies not taken longest first */
 	struct ev_timer	 idle;		/* due when serving's head goes idle */
 	struct ev_timer	 linger;	/* due when lingering's head gives up */
+	struct ev_timer	 stalled;	/* due when waiting's head is too slow */
 	struct ev_timer	 pause;		/* accepting again after EMFILE */
 	char		 in[READ_CHUNK];	/* shared by the sessions */
 };
@@ -85,27 +105,43 @@ idle_ms(const struct evs *es)
 	return 1000LL * es->o->idle_timeout;
 }
 
+static long long
+write_ms(const struct evs *es)
+{
+	return 1000LL * es->o->write_timeout;
+}
+
+static struct link *
+link_of(const struct list *l, struct session *s)
+{
+	return (struct link *)(void *)((char *)s + l->link);
+}
+
 static void
 list_unlink(struct list *l, struct session *s)
 {
-	if (s->prev)
-		s->prev->next = s->next;
+	struct link *k = link_of(l, s);
+
+	if (k->prev)
+		link_of(l, k->prev)->next = k->next;
 	else
-		l->head = s->next;
-	if (s->next)
-		s->next->prev = s->prev;
+		l->head = k->next;
+	if (k->next)
+		link_of(l, k->next)->prev = k->prev;
 	else
-		l->tail = s->prev;
-	s->prev = s->next = NULL;
+		l->tail = k->prev;
+	k->prev = k->next = NULL;
 }
 
 static void
 list_append(struct list *l, struct session *s)
 {
-	s->prev = l->tail;
-	s->next = NULL;
+	struct link *k = link_of(l, s);
+
+	k->prev = l->tail;
+	k->next = NULL;
 	if (l->tail)
-		l->tail->next = s;
+		link_of(l, l->tail)->next = s;
 	else
 		l->head = s;
 	l->tail = s;
@@ -131,11 +167,12 @@ admit(struct evs *es)
 	int max = es->o->max_clients, n;
 
 	/* Compare and swap, so the limit holds exactly across workers. */
-	n = atomic_load(es->active);
+	n = atomic_load(&es->shared->sessions);
 	do {
 		if (max > 0 && n >= max)
 			return 0;
-	} while (!atomic_compare_exchange_weak(es->active, &n, n + 1));
+	} while (!atomic_compare_exchange_weak(&es->shared->sessions, &n,
+	    n + 1));
 	return 1;
 }
 
@@ -150,7 +187,10 @@ session_close(struct session *s, const char *why)
 	if (close(s->fd) == -1)
 		log_err("close: %s", strerror(errno));
 	list_unlink(s->lingering ? &es->lingering : &es->serving, s);
-	atomic_fetch_sub(es->active, 1);
+	if (s->waiting)
+		list_unlink(&es->waiting, s);
+	atomic_fetch_sub(&es->shared->memory, s->held);
+	atomic_fetch_sub(&es->shared->sessions, 1);
 	es->nsessions--;
 	log_session_close(es->o, s->addr, s->p.lines, why);
 	proto_free(&s->p);
@@ -160,6 +200,8 @@ session_close(struct session *s, const char *why)
 		ev_timer_stop(es->loop, &es->idle);
 	if (es->lingering.head == NULL)
 		ev_timer_stop(es->loop, &es->linger);
+	if (es->waiting.head == NULL)
+		ev_timer_stop(es->loop, &es->stalled);
 	if (es->stopping && es->nsessions == 0)
 		ev_stop(es->loop);
 }
@@ -178,6 +220,7 @@ flush(struct session *s)
 		if (w == -1)
 			return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
 		buf_consume(&s->out, (size_t)w);
+		s->took = 1;
 		/* A short send means the socket buffer is full: another
 		 * try now would only return EAGAIN. */
 		if (buf_pending(&s->out) > 0)
@@ -296,6 +339,44 @@ drop_input(struct session *s)
 	}
 }
 
+/*
+ * Keep es->waiting in order: a session with replies waiting goes to its
+ * tail when it begins to wait, and again each time its client takes
+ * some; it leaves the list when they are all out.
+ */
+static void
+track_waiting(struct session *s)
+{
+	struct evs *es = s->es;
+	int pending = buf_pending(&s->out) > 0;
+
+	if (s->waiting && (!pending || s->took)) {
+		list_unlink(&es->waiting, s);
+		s->waiting = 0;
+	}
+	s->took = 0;
+	if (!pending || s->waiting || es->o->write_timeout == 0)
+		return;
+	s->waiting = 1;
+	s->took_at = ev_now(es->loop);
+	list_append(&es->waiting, s);
+	if (!es->stalled.armed)
+		ev_timer_start(es->loop, &es->stalled, write_ms(es));
+}
+
+/* What the session holds, in the count of all loops. */
+static void
+count_memory(struct session *s)
+{
+	long long now = (long long)(buf_pending(&s->out) +
+	    proto_partial(&s->p));
+
+	if (now != s->held) {
+		atomic_fetch_add(&s->es->shared->memory, now - s->held);
+		s->held = now;
+	}
+}
+
 /* Close a session that is done, or watch what it needs next. */
 static void
 update(struct session *s)
@@ -303,6 +384,8 @@ update(struct session *s)
 	size_t pending = buf_pending(&s->out);
 	int mask = 0;
 
+	count_memory(s);
+	track_waiting(s);
 	if (s->closing && pending == 0) {
 		if (s->linger)
 			linger_start(s);
@@ -322,10 +405,47 @@ update(struct session *s)
 		session_close(s, strerror(errno));
 }
 
+/* This loop's session that holds most, or NULL if none holds any. */
+static struct session *
+heaviest(struct evs *es)
+{
+	struct session *s, *max = NULL;
+
+	for (s = es->serving.head; s != NULL; s = s->age.next)
+		if (s->held > 0 && (max == NULL || s->held > max->held))
+			max = s;
+	return max;
+}
+
+/*
+ * All sessions together hold more than --max-memory: close this loop's
+ * heaviest until the total is below 7/8 of it (so that the scan is
+ * rare), with an error line.  It is best effort: a client that reads
+ * nothing will not see it, and the reset that unread input brings may
+ * overtake it.  The other loops shed their own when they come by.
+ */
+static void
+shed(struct evs *es)
+{
+	static const char msg[] = "ERR server out of memory\n";
+	long long max = (long long)es->o->max_memory;
+	struct session *s;
+
+	if (max == 0 || atomic_load(&es->shared->memory) <= max)
+		return;
+	while (atomic_load(&es->shared->memory) > max - max / 8 &&
+	    (s = heaviest(es)) != NULL) {
+		(void)send(s->fd, msg, sizeof(msg) - 1,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+		session_close(s, "server memory full (--max-memory)");
+	}
+}
+
 static void
 on_io(struct ev_loop *loop, int fd, int ready, void *arg)
 {
 	struct session *s = arg;
+	struct evs *es = s->es;
 	size_t before = buf_pending(&s->out);
 
 	(void)loop;
@@ -347,7 +467,8 @@ on_io(struct ev_loop *loop, int fd, int ready, void *arg)
 		touch(s);
 	if ((ready & EV_READ) && serve_input(s) == -1)
 		return;
-	update(s);
+	update(s);		/* may close s */
+	shed(es);
 }
 
 static int
@@ -392,6 +513,21 @@ on_idle(struct ev_loop *loop, struct ev_timer *t, void *arg)
 		    "client not reading" : "idle timeout");
 	if (es->serving.head != NULL)
 		ev_timer_start(loop, t, es->serving.head->active + limit - now);
+}
+
+/* Close the sessions whose client took none of their replies for
+ * --write-timeout. */
+static void
+on_stalled(struct ev_loop *loop, struct ev_timer *t, void *arg)
+{
+	struct evs *es = arg;
+	struct session *s;
+	long long now = ev_now(loop), limit = write_ms(es);
+
+	while ((s = es->waiting.head) != NULL && s->took_at + limit <= now)
+		session_close(s, "client not reading");
+	if (es->waiting.head != NULL)
+		ev_timer_start(loop, t, es->waiting.head->took_at + limit - now);
 }
 
 /* Close the sessions that lingered long enough for the client's EOF. */
@@ -473,15 +609,15 @@ on_accept(struct ev_loop *loop, int lfd, int ready, void *arg)
 		}
 		if (session_new(es, fd, addr) == -1) {
 			log_err("cannot serve %s: %s", addr, strerror(errno));
-			atomic_fetch_sub(es->active, 1);
+			atomic_fetch_sub(&es->shared->sessions, 1);
 			server_busy(fd);
 		}
 	}
 }
 
 struct evs *
-evs_new(int lfd, const struct server_opts *o, atomic_int *active, char *err,
-    size_t errlen)
+evs_new(int lfd, const struct server_opts *o, struct evs_shared *shared,
+    char *err, size_t errlen)
 {
 	struct evs *es;
 
@@ -491,10 +627,14 @@ evs_new(int lfd, const struct server_opts *o, atomic_int *active, char *err,
 	}
 	es->o = o;
 	es->lfd = lfd;
-	atomic_init(&es->own, 0);
-	es->active = active ? active : &es->own;
+	atomic_init(&es->own.sessions, 0);
+	atomic_init(&es->own.memory, 0);
+	es->shared = shared ? shared : &es->own;
+	es->serving.link = es->lingering.link = offsetof(struct session, age);
+	es->waiting.link = offsetof(struct session, out_wait);
 	ev_timer_init(&es->idle, on_idle, es);
 	ev_timer_init(&es->linger, on_linger, es);
+	ev_timer_init(&es->stalled, on_stalled, es);
 	ev_timer_init(&es->pause, on_pause_over, es);
 	if ((es->loop = ev_create(err, errlen)) == NULL) {
 		free(es);

@@ -19,15 +19,23 @@
 struct ev_loop;
 struct evs;
 
+/* What the loops of one server count together: sessions, against
+ * --max-clients, and the bytes of replies not yet sent and of partial
+ * lines they hold, against --max-memory. */
+struct evs_shared {
+	atomic_int	 sessions;
+	atomic_llong	 memory;
+};
+
 /*
  * A loop serving listening socket lfd, which the evs owns from then on
  * (evs_new makes it non-blocking; it is closed at the stop or by
- * evs_free).  active counts sessions against --max-clients; several evs
- * may share one counter, or pass NULL for a private one.  NULL with a
- * message in err on failure; lfd is then still the caller's.
+ * evs_free).  Several evs may share their counts, or pass NULL for
+ * counts of their own.  NULL with a message in err on failure; lfd is
+ * then still the caller's.
  */
-struct evs	*evs_new(int lfd, const struct server_opts *, atomic_int *active,
-		    char *err, size_t errlen);
+struct evs	*evs_new(int lfd, const struct server_opts *,
+		    struct evs_shared *, char *err, size_t errlen);
 
 /* The loop, for the caller to watch its own descriptors (a stop pipe). */
 struct ev_loop	*evs_loop(struct evs *);

@@ -323,6 +323,18 @@ session_linger(int fd, char *junk, size_t len)
 		continue;
 }
 
+/* --write-timeout, or the idle timeout if shorter: a client that reads
+ * nothing completes no line either. */
+long long
+session_write_deadline(const struct server_opts *o)
+{
+	int sec = o->write_timeout;
+
+	if (o->idle_timeout > 0 && (sec == 0 || o->idle_timeout < sec))
+		sec = o->idle_timeout;
+	return sec > 0 ? mono_ms() + 1000LL * sec : 0;
+}
+
 void
 session_run(int fd, const char *addr, const struct server_opts *o)
 {
@@ -361,12 +373,11 @@ session_run(int fd, const char *addr, const struct server_opts *o)
 		st = proto_feed(&p, in, (size_t)r, &out, &used);
 		if (p.lines != before)
 			deadline = 0;	/* a whole line: the clock restarts */
-		/* A client that never reads gets the idle timeout to take
+		/* A client that never reads gets --write-timeout to take
 		 * its replies, and cannot pin the session longer. */
 		if (buf_pending(&out) > 0 &&
 		    session_write_by(fd, buf_head(&out), buf_pending(&out),
-		    o->idle_timeout ? mono_ms() + 1000LL * o->idle_timeout :
-		    0) == -1) {
+		    session_write_deadline(o)) == -1) {
 			why = errno == EAGAIN ? "client not reading" :
 			    errno == EINTR ? "shutdown" : strerror(errno);
 			break;

@@ -23,8 +23,12 @@ struct server_opts {
 	int		 backlog;
 	size_t		 max_line;	/* --max-line */
 	size_t		 max_output;	/* bytes of unsent replies per session */
+	size_t		 max_memory;	/* event loops: of all sessions; 0 = no
+					   bound */
 	int		 max_clients;	/* 0 = unlimited */
 	int		 idle_timeout;	/* seconds to complete a line; 0 = off */
+	int		 write_timeout;	/* seconds for the client to take
+					   replies; 0 = off */
 	int		 drain;		/* seconds sessions get after SIGTERM */
 	int		 workers;	/* pooled models */
 	int		 accept_lock;	/* prefork: lock around accept() */
@@ -149,6 +153,9 @@ int	session_lingers(int fd, enum proto_status st, size_t unread);
 int	session_wait_input(int fd, long long deadline);
 int	session_write_by(int fd, const char *, size_t n, long long deadline);
 void	session_linger(int fd, char *junk, size_t len);
+/* The deadline of a write begun now: --write-timeout, or --idle-timeout
+ * if shorter (0: none), for session_write_by(). */
+long long	session_write_deadline(const struct server_opts *);
 
 /* Tell a client over --max-clients that it is not served, and close it. */
 void	server_busy(int fd);

@@ -69,10 +69,16 @@ usage(FILE *f)
 "  -b, --backlog N        listen() backlog (default 128; the lab uses 1)\n"
 "      --max-line N       longest request line in bytes (default %d)\n"
 "      --max-output N     unsent reply bytes kept per session (default 1048576)\n"
+"      --max-memory N     epoll, reuseport: bytes of unsent replies and partial\n"
+"                         lines of all sessions together; past it those that\n"
+"                         hold most are closed (default 67108864; 0 = no bound)\n"
 "  -C, --max-clients N    sessions at once; more get 'ERR server busy'\n"
 "                         (default 1024 for thread and fork; 0 = no limit)\n"
 "      --idle-timeout SEC close a session that completes no line for SEC\n"
 "                         seconds (default 300; 0 = never)\n"
+"      --write-timeout SEC  close a session whose client reads none of its\n"
+"                         replies for SEC seconds (default 60, at most the\n"
+"                         idle timeout; 0 = never)\n"
 "      --drain SEC        after SIGTERM/SIGINT, time sessions get to end\n"
 "                         (default 5)\n"
 "  -w, --workers N        processes or threads of the pooled models\n"
@@ -154,8 +160,10 @@ parse(int argc, char **argv, struct server_opts *o)
 		{ "backlog", required_argument, NULL, 'b' },
 		{ "max-line", required_argument, NULL, 'L' },
 		{ "max-output", required_argument, NULL, 'O' },
+		{ "max-memory", required_argument, NULL, 'M' },
 		{ "max-clients", required_argument, NULL, 'C' },
 		{ "idle-timeout", required_argument, NULL, 'I' },
+		{ "write-timeout", required_argument, NULL, 'W' },
 		{ "drain", required_argument, NULL, 'D' },
 		{ "workers", required_argument, NULL, 'w' },
 		{ "accept-lock", no_argument, NULL, 'A' },
@@ -183,12 +191,16 @@ parse(int argc, char **argv, struct server_opts *o)
 		    1, 1L << 30); break;
 		case 'O': o->max_output = (size_t)number("--max-output",
 		    optarg, 4096, 1L << 30); break;
+		case 'M': o->max_memory = (size_t)number("--max-memory",
+		    optarg, 0, LONG_MAX); break;
 		case 'C':
 			o->max_clients = (int)number("--max-clients", optarg,
 			    0, INT_MAX);
 			clients_set = 1;
 			break;
 		case 'I': o->idle_timeout = (int)number("--idle-timeout",
+		    optarg, 0, 86400 * 365); break;
+		case 'W': o->write_timeout = (int)number("--write-timeout",
 		    optarg, 0, 86400 * 365); break;
 		case 'D': o->drain = (int)number("--drain", optarg, 0,
 		    86400); break;
@@ -275,7 +287,8 @@ main(int argc, char **argv)
 	struct server_opts o = {
 		.host = "127.0.0.1", .port = "12000", .model = "iterative",
 		.backlog = 128, .max_line = PROTO_DEFAULT_MAX_LINE,
-		.max_output = 1 << 20, .idle_timeout = 300, .drain = 5,
+		.max_output = 1 << 20, .max_memory = 64 << 20,
+		.idle_timeout = 300, .write_timeout = 60, .drain = 5,
 	};
 	char err[NET_ERR_LEN];
 	const struct model *m;

@@ -71,7 +71,7 @@ serve_one(int fd, const char *addr, const struct server_opts *o)
 		log_err("TCP_NODELAY: %s", strerror(errno));
 	why = read_line(fd, &p, &out, &unread, o);
 	if (buf_pending(&out) > 0 && session_write_by(fd, buf_head(&out),
-	    buf_pending(&out), deadline_of(o)) == -1)
+	    buf_pending(&out), session_write_deadline(o)) == -1)
 		why = errno == EAGAIN ? "client not reading" :
 		    errno == EINTR ? "shutdown" : strerror(errno);
 	else if (buf_pending(&out) > 0 && (unread > 0 ||

@@ -43,7 +43,7 @@ struct worker {
 	pthread_t	 tid;
 };
 
-static atomic_int active;
+static struct evs_shared shared;	/* of all the workers */
 
 static void
 on_order(struct ev_loop *loop, int fd, int ready, void *arg)
@@ -116,7 +116,7 @@ setup(struct worker *w, int i, int lfd, const char *host, const char *port,
 		log_err("worker %d: %s", i, err);
 		return -1;
 	}
-	if ((w->es = evs_new(fd, o, &active, err, sizeof(err))) == NULL) {
+	if ((w->es = evs_new(fd, o, &shared, err, sizeof(err))) == NULL) {
 		log_err("worker %d: %s", i, err);
 		close(fd);
 		return -1;

@@ -726,6 +726,79 @@ def not_reading(rec, model, idle=2, limit=64 * MB):
         finish(rec, srv, "a client that never reads")
 
 
+TCP_ESTABLISHED = 1
+
+
+def _tcp_state(s):
+    """The kernel's state of a TCP socket (tcp_info's first byte), which
+    says that the peer closed without reading what it sent."""
+    return s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0]
+
+
+def many_not_reading(rec, model, n=24, max_mem=8 * MB, write_sec=2,
+                     fill_sec=3.0):
+    """n clients that pipeline lines of "ΐ" (replies 3 times the request)
+    and never read, under --max-memory max_mem and --write-timeout
+    write_sec (--idle-timeout 60): the server's memory stays under
+    max_mem + n sessions' cost + a margin (the event loops close the
+    sessions that hold most: "server memory full"), and every one of
+    them is closed by the write deadline, long before the idle timeout
+    (the kernel's socket buffers are what the deadline gives back).  A
+    serial model serves one of them at a time: one there."""
+    if model in SERIAL:
+        n = 1
+    with server(model, "--max-memory", str(max_mem), "--write-timeout",
+                str(write_sec), "--idle-timeout", "60", "--workers",
+                str(n + 2), "--max-clients", "0", "--quiet") as srv:
+        pid = srv.proc.pid
+        with beside(rec, srv, model, "%d clients that never read" % n):
+            cost = session_cost(srv)
+            base = pss_kb(pid)
+            sampler = MemSampler(pid)
+            socks = [connect(srv.port, srv.host) for _ in range(n)]
+            for s in socks:
+                s.setblocking(False)
+            chunk = ("ΐ" * 2000 + "\n").encode() * 16
+            sent, gone = 0, set()
+            t0 = time.monotonic()
+            # Push for fill_sec, then only look for the closes; the
+            # whole case is bounded by the deadline.
+            deadline = t0 + fill_sec + 3 * write_sec + 10
+            while len(gone) < n and time.monotonic() < deadline:
+                pushing = time.monotonic() - t0 < fill_sec
+                moved = False
+                for i, s in enumerate(socks):
+                    if i in gone:
+                        continue
+                    try:
+                        if pushing:
+                            sent += s.send(chunk)
+                            moved = True
+                        elif _tcp_state(s) != TCP_ESTABLISHED:
+                            gone.add(i)     # FIN or reset from the server
+                    except (BlockingIOError, InterruptedError):
+                        pass
+                    except OSError:
+                        gone.add(i)
+                if not moved:
+                    time.sleep(0.05)
+            took = time.monotonic() - t0
+            grew = sampler.stop() - base
+            for s in socks:
+                s.close()
+            bound = max_mem // 1024 + n * cost + MARGIN_KB
+            rec.ok(grew < bound, "server memory grew %d KiB (< --max-memory "
+                   "%d KiB + %d sessions' %d KiB + 8 MiB) while %d clients "
+                   "pushed %d MB and read nothing" %
+                   (grew, max_mem // 1024, n, cost, n, sent // MB))
+            rec.is_(len(gone), n, "all %d are closed (--write-timeout %d, "
+                    "--idle-timeout 60), in %.1f s" % (n, write_sec, took))
+            rec.figure("many_not_reading_pushed_mb", sent // MB)
+            rec.figure("many_not_reading_mem_growth_kb", grew)
+            rec.figure("many_not_reading_closed_after_s", "%.1f" % took)
+        finish(rec, srv, "%d clients that never read" % n)
+
+
 def nofile(rec, model, nclients=200, limit=64, episode=3.0):
     """The server under prlimit --nofile=64 and 200 clients: no busy
     loop while accept() fails (CPU time well under the wall time), and
