@@ -145,15 +145,7 @@ hist_percentile(const struct hist *h, double p)
 	if (p >= 100)
 		return h->max;
 	/* The smallest value with at least p% of the values at or below it. */
-	/*
-	 * Shaved by a relative 1e-12 so that rounding cannot push an exact
-	 * rank up by one (0.999 * 4000 must be 3996, not 3996.0000000000005).
-	 */
-	rank = (uint64_t)ceil(p / 100.0 * (double)h->total * (1 - 1e-12));
-	if (rank < 1)
-		rank = 1;
-	if (rank > h->total)
-		rank = h->total;
+	rank = hist_rank(p, h->total);
 	for (i = 0; i < h->ncounts; i++) {
 		seen += h->counts[i];
 		if (seen >= rank)

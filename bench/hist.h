@@ -64,6 +64,26 @@ int	 hist_merge(struct hist *dst, const struct hist *src);
  * 0 when empty.
  */
 uint64_t hist_percentile(const struct hist *, double p);
+
+/*
+ * The rank of percentile p (0..100) among n values, 1..n: ceil(p% * n),
+ * shaved by a relative 1e-12 so that rounding cannot push an exact rank up
+ * by one (0.999 * 1000 is 999, not 999.0000000000001 -> 1000).  The one
+ * rank rule, shared with bin/pingpong's exact percentiles.
+ */
+static inline uint64_t
+hist_rank(double p, uint64_t n)
+{
+	double r = p / 100.0 * (double)n * (1 - 1e-12);
+	uint64_t k;
+
+	if (!(r > 0))
+		return n > 0;
+	if (r >= (double)n)
+		return n;
+	k = (uint64_t)r;
+	return (double)k < r ? k + 1 : k;
+}
 double	 hist_mean(const struct hist *);
 uint64_t hist_min(const struct hist *);	/* 0 when empty */
 uint64_t hist_max(const struct hist *);

@@ -30,6 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hist.h"
 #include "log.h"
 #include "net.h"
 #include "opt.h"
@@ -328,24 +329,13 @@ cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Exact percentile of the sorted array: the ceil(p% * n)-th smallest. */
+/* Exact percentile of the sorted array: the hist_rank()-th smallest. */
 static double
 pct_us(const struct result *res, double p)
 {
-	size_t i;
-	double rank;
-
 	if (res->n == 0)
 		return 0;
-	rank = p / 100.0 * (double)res->n;
-	i = (size_t)rank;
-	if ((double)i < rank)
-		i++;
-	if (i > 0)
-		i--;
-	if (i >= res->n)
-		i = res->n - 1;
-	return (double)res->rtt[i] / 1000.0;
+	return (double)res->rtt[hist_rank(p, res->n) - 1] / 1000.0;
 }
 
 static double
