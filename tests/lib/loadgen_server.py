@@ -14,6 +14,10 @@ session at once and the timing of each reply is in our hands:
   --backlog B        listen() backlog (default 128)
   --accept-delay SEC do not accept() for the first SEC seconds, so that
                      the accept queue fills and SYNs are dropped
+  --drop-every N     never answer every N-th request line (counted over
+                     all sessions, from 1)
+  --silent           read every request, never answer
+  --no-read          accept connections, never read from them
 
 The first stdout line is 'listening on 127.0.0.1:PORT (model loadgen-test,
 backlog B)', as for bin/server.  Loopback only.
@@ -39,6 +43,9 @@ def main():
     ap.add_argument("--stall", type=float, default=0.0)
     ap.add_argument("--announce", type=int, default=0)
     ap.add_argument("--accept-delay", type=float, default=0.0)
+    ap.add_argument("--drop-every", type=int, default=0)
+    ap.add_argument("--silent", action="store_true")
+    ap.add_argument("--no-read", action="store_true")
     a = ap.parse_args()
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -62,6 +69,7 @@ def main():
     seq = 0
     requests = replies = 0
     stalled = False
+    idle = []
 
     def send(conn, reply):
         nonlocal replies
@@ -109,6 +117,9 @@ def main():
                     conn.setblocking(False)
                     conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                     partial[conn] = b""
+                    if a.no_read:
+                        idle.append(conn)   # kept open, never read
+                        continue
                     sel.register(conn, selectors.EVENT_READ, "conn")
                 continue
             conn = key.fileobj
@@ -127,7 +138,11 @@ def main():
             partial[conn] = rest
             for line in lines:
                 requests += 1
-                reply = line.upper() + b"\n"
+                if a.silent or (a.drop_every and
+                                requests % a.drop_every == 0):
+                    continue
+                reply = (line.decode("utf-8", "surrogateescape").upper()
+                         .encode("utf-8", "surrogateescape") + b"\n")
                 if a.delay > 0:
                     seq += 1
                     heapq.heappush(timers, (time.monotonic() + a.delay, seq,
