@@ -30,6 +30,8 @@
 #include "loadgen.h"
 
 #define SEC	1000000000ULL
+/* The longest gap a schedule may have: keeps every time well in 64 bits. */
+#define MAX_GAP_S	1e6
 
 static void
 usage(FILE *f)
@@ -59,15 +61,16 @@ usage(FILE *f)
 "                          (uncorrected).  Default: closed loop, each session\n"
 "                          sends its next request when a reply comes back\n"
 "      --connect-rate R    open R sessions per second (default: all at once)\n"
+"                          (rates below sessions / 1e6 s are refused)\n"
 "Requests\n"
 "  -s, --size BYTES        bytes per request line, '\\n' included\n"
 "                          (default 16); the lines are letters and digits\n"
-"                          that vary per request, and each reply must be\n"
-"                          the line upper-cased\n"
+"                          that vary per request (a pool made before the\n"
+"                          run), and each reply must be the line upper-cased\n"
 "      --seed N            seed of the generated lines (default 1)\n"
 "      --request STR       send STR every time instead (C escapes \\r \\n\n"
 "                          \\t \\\\ \\xHH are decoded); its reply must be STR\n"
-"                          upper-cased\n"
+"                          upper-cased as Python's str.upper() does\n"
 "      --no-verify         do not check replies: a reply is any line ending\n"
 "                          in '\\n' (e.g. --request 'PING\\r\\n' to\n"
 "                          redis-server)\n"
@@ -89,8 +92,14 @@ usage(FILE *f)
 "A live progress line goes to stderr once a second when it is a terminal.\n"
 "A persistent session lost to an error is not reopened; with -k 0 a slot\n"
 "goes on after an error unless the connection was refused.\n"
-"Exit status: 0 no errors; 1 some request or connect failed, or the run was\n"
-"cut short (Ctrl-C, lost sessions); 2 bad usage.\n");
+"Every request that fell due is accounted for: answered, failed, or\n"
+"unanswered at the end (reported with how long it waited; in the open loop\n"
+"also in the corrected latency, counted until the end).  Throughput counts\n"
+"every right reply received in the measured window.  loadgen reports its own\n"
+"CPU and warns when a thread of it kept a core busy.\n"
+"Exit status: 0 no errors; 1 some request or connect failed, the run was\n"
+"cut short (Ctrl-C, lost sessions), completed nothing, or a session waited\n"
+"for a reply through half the measured window or more; 2 bad usage.\n");
 }
 
 static void
@@ -210,6 +219,27 @@ unescape(const char *s, size_t *len)
 	return out;
 }
 
+/*
+ * A rate so low that one session's requests (or the sessions' openings)
+ * would be more than MAX_GAP_S apart is refused: the times it makes would
+ * not fit in nanoseconds.
+ */
+static void
+check_rates(const struct opts *o)
+{
+	double least = (double)o->sessions / MAX_GAP_S;
+
+	if (o->rate > 1e9)
+		die(2, "--rate: at most 1e9 requests/s (see --help)");
+	if (o->rate > 0 && o->rate < least)
+		die(2, "--rate: %g requests/s over %d sessions is below the "
+		    "least, %g (see --help)", o->rate, o->sessions, least);
+	if (o->connect_rate > 0 && o->connect_rate < least)
+		die(2, "--connect-rate: %g sessions/s for %d sessions is below "
+		    "the least, %g (see --help)", o->connect_rate, o->sessions,
+		    least);
+}
+
 enum {
 	OPT_WARMUP = 256, OPT_CONNECT_RATE, OPT_SEED, OPT_REQUEST,
 	OPT_NOVERIFY, OPT_TIMEOUT, OPT_CTIMEOUT, OPT_JSON, OPT_CSV
@@ -246,12 +276,12 @@ static void
 parse_options(int argc, char **argv, struct opts *o)
 {
 	char err[NET_ERR_LEN];
-	size_t i;
 	int ch;
 
 	memset(o, 0, sizeof(*o));
 	o->host = "127.0.0.1";
 	o->port = "12000";
+	o->port_num = 12000;
 	o->sessions = 10;
 	o->threads = 1;
 	o->depth = 1;
@@ -267,7 +297,8 @@ parse_options(int argc, char **argv, struct opts *o)
 		switch (ch) {
 		case 'H': o->host = optarg; break;
 		case 'p':
-			parse_count(optarg, "--port", 1, 65535);
+			o->port_num = (unsigned)parse_count(optarg, "--port", 1,
+			    65535);
 			o->port = optarg;
 			break;
 		case 'c':
@@ -345,19 +376,9 @@ parse_options(int argc, char **argv, struct opts *o)
 		o->duration = 10 * SEC;
 	if (o->threads > o->sessions)
 		o->threads = o->sessions;
-	if (o->rate > 0 && o->rate > 1e9)
-		die(2, "--rate: at most 1e9 requests/s (see --help)");
-	if (o->request != NULL) {
-		if ((o->expect = malloc(o->request_len)) == NULL)
-			die(1, "out of memory");
-		for (i = 0; i < o->request_len; i++) {
-			char c = o->request[i];
-
-			o->expect[i] = c >= 'a' && c <= 'z' ?
-			    (char)(c - 'a' + 'A') : c;
-		}
+	check_rates(o);
+	if (o->request != NULL)
 		o->size = o->request_len;
-	}
 	if (net_resolve(o->host, o->port, SOCK_STREAM, &o->addr, &o->addrlen,
 	    err, sizeof(err)) == -1)
 		die(2, "cannot resolve %s", err);
@@ -505,8 +526,37 @@ setup_signals(void)
 		die(1, "pthread_sigmask: %s", strerror(err));
 }
 
+static double
+seconds(const struct timeval *tv)
+{
+	return (double)tv->tv_sec + (double)tv->tv_usec / 1e6;
+}
+
+/* loadgen's own CPU: the whole process, and each worker's share. */
 static void
-finish(const struct opts *o, struct worker *ws, struct result *r)
+own_cpu(const struct opts *o, struct worker *ws, struct result *r,
+    struct cpu *per)
+{
+	struct rusage ru;
+	int i;
+
+	if (getrusage(RUSAGE_SELF, &ru) == 0) {
+		r->cpu.user = seconds(&ru.ru_utime);
+		r->cpu.sys = seconds(&ru.ru_stime);
+	}
+	for (i = 0; i < o->threads; i++) {
+		per[i] = ws[i].cpu;
+		/* A worker that kept its core busy: the client set the pace. */
+		if (r->elapsed > 0 &&
+		    per[i].user + per[i].sys >= 0.9 * r->elapsed)
+			r->saturated = 1;
+	}
+	r->thread_cpu = per;
+}
+
+static void
+finish(const struct opts *o, struct worker *ws, struct result *r,
+    struct cpu *per)
 {
 	uint64_t errs = 0, end;
 	int i;
@@ -526,12 +576,45 @@ finish(const struct opts *o, struct worker *ws, struct result *r)
 	r->elapsed = (double)(end - run.t0) / 1e9;
 	r->measured = end > run.measure_start ?
 	    (double)(end - run.measure_start) / 1e9 : 0;
+	/* Every right reply in the window, warm-up requests' too. */
 	r->throughput = r->measured > 0 ?
-	    (double)r->st.completed / r->measured : 0;
+	    (double)r->st.replies / r->measured : 0;
 	r->rate_short = o->rate > 0 && r->throughput < 0.95 * o->rate;
 	r->cut_short = r->interrupted || r->st.lost > 0 ||
 	    (o->total && r->st.committed < o->total);
-	r->status = errs > 0 || r->cut_short ? 1 : 0;
+	r->status = errs > 0 || r->cut_short || r->st.stalled > 0 ||
+	    r->st.completed == 0 ? 1 : 0;
+	own_cpu(o, ws, r, per);
+}
+
+static void
+warnings(const struct opts *o, const struct result *r)
+{
+	int i;
+
+	if (r->rate_short)
+		log_err("warning: achieved %.0f requests/s, below 95%% of the "
+		    "target %.0f: the figures describe a lower load",
+		    r->throughput, o->rate);
+	if (r->interrupted)
+		log_err("interrupted: partial figures");
+	else if (r->st.lost > 0)
+		log_err("%llu of %d sessions were lost to errors: partial "
+		    "figures", (unsigned long long)r->st.lost, o->sessions);
+	if (r->st.completed == 0)
+		log_err("no request was answered");
+	if (r->st.stalled > 0)
+		log_err("%llu of %d sessions waited for a reply through half "
+		    "the measured window or more: not served",
+		    (unsigned long long)r->st.stalled, o->sessions);
+	for (i = 0; r->saturated && i < o->threads; i++)
+		if (r->thread_cpu[i].user + r->thread_cpu[i].sys >=
+		    0.9 * r->elapsed)
+			log_err("warning: loadgen thread %d used %.0f%% of a "
+			    "core: the figures may be loadgen's limit, not the "
+			    "server's (more -t?)", i, 100 *
+			    (r->thread_cpu[i].user + r->thread_cpu[i].sys) /
+			    r->elapsed);
 }
 
 int
@@ -540,6 +623,7 @@ main(int argc, char **argv)
 	struct opts o;
 	struct result r;
 	struct worker *ws;
+	struct cpu *per;
 	char err[256];
 	int i;
 
@@ -549,7 +633,9 @@ main(int argc, char **argv)
 	setup_signals();
 
 	memset(&r, 0, sizeof(r));
-	if ((ws = calloc((size_t)o.threads, sizeof(*ws))) == NULL)
+	ws = calloc((size_t)o.threads, sizeof(*ws));
+	per = calloc((size_t)o.threads, sizeof(*per));
+	if (ws == NULL || per == NULL || lines_init(&o) == -1)
 		die(1, "out of memory");
 	for (i = 0; i < o.threads; i++)
 		if (worker_init(&ws[i], i, &o) == -1)
@@ -570,17 +656,8 @@ main(int argc, char **argv)
 	}
 	r.interrupted = run_workers(&o, ws);
 	read_netstat(&r.ns_after);
-	finish(&o, ws, &r);
-
-	if (r.rate_short)
-		log_err("warning: achieved %.0f requests/s, below 95%% of the "
-		    "target %.0f: the figures describe a lower load",
-		    r.throughput, o.rate);
-	if (r.interrupted)
-		log_err("interrupted: partial figures");
-	else if (r.st.lost > 0)
-		log_err("%llu of %d sessions were lost to errors: partial "
-		    "figures", (unsigned long long)r.st.lost, o.sessions);
+	finish(&o, ws, &r, per);
+	warnings(&o, &r);
 	if (o.csv)
 		report_csv(&o, &r);
 	else if (!o.quiet)
@@ -593,8 +670,9 @@ main(int argc, char **argv)
 	for (i = 0; i < o.threads; i++)
 		worker_free(&ws[i]);
 	free(ws);
+	free(per);
 	stats_free(&r.st);
+	lines_free();
 	free(o.request);
-	free(o.expect);
 	return r.status;
 }

@@ -2,8 +2,15 @@
  * loadgen.h - what the parts of bin/loadgen share.
  *
  *	loadgen.c		options, threads, signals, progress
- *	loadgen_session.c	one epoll loop per thread and its sessions
+ *	loadgen_session.c	one epoll loop per thread: the sessions' events
+ *	loadgen_recv.c		replies: read, matched, recorded
+ *	loadgen_pace.c		when a session's next request is due
+ *	loadgen_conn.c		connections: connect, write, close, errors
+ *	loadgen_lines.c		the request lines and their expected replies
+ *	loadgen_heap.c		the timer heap of sessions waiting for a time
+ *	loadgen_stats.c		what a thread measures, and the end of a run
  *	loadgen_report.c	the summary, --csv and --json
+ *	loadgen_session.h	what the per-thread parts share
  *
  * All times are CLOCK_MONOTONIC nanoseconds.
  */
@@ -37,6 +44,7 @@ extern const char *const err_names[E_NKINDS];
 struct opts {
 	const char	*host;
 	const char	*port;
+	unsigned	 port_num;	/* as parsed: 012000 is 12000 */
 	int		 sessions;	/* -c */
 	int		 threads;	/* -t */
 	int		 depth;		/* -P */
@@ -52,7 +60,6 @@ struct opts {
 	uint64_t	 seed;
 	char		*request;	/* --request, escapes decoded */
 	size_t		 request_len;
-	char		*expect;	/* its upper-cased reply */
 	int		 verify;
 	const char	*json;
 	int		 csv;
@@ -68,8 +75,12 @@ struct stats {
 	struct hist	 lat_unc;	/* from the actual send */
 	struct hist	 conn;		/* connect() to established */
 	struct hist	 first;		/* connect() to first reply */
-	uint64_t	 committed;	/* measured requests taken on */
+	struct hist	 wait;		/* unanswered at the end: end - due */
+	uint64_t	 committed;	/* measured requests that fell due */
 	uint64_t	 completed;	/* measured, answered right */
+	uint64_t	 replies;	/* right replies received in the
+					   measured window, warm-up ones too:
+					   the throughput */
 	uint64_t	 failed;	/* measured requests lost to an error */
 	uint64_t	 warm;		/* replies to warm-up requests */
 	uint64_t	 sent;		/* written, warm-up too */
@@ -79,12 +90,22 @@ struct stats {
 	uint64_t	 syn_retrans;	/* tcpi_total_retrans > 0 */
 	uint64_t	 slow_connects;	/* connect took >= 1 s */
 	uint64_t	 lost;		/* sessions ended by errors */
-	uint64_t	 unanswered;	/* written, no reply when the run
-					   ended: neither failed nor errors */
-	uint64_t	 unanswered_warm; /* of those, sent in the warm-up */
+	uint64_t	 unanswered;	/* due, no reply when the run ended:
+					   neither failed nor errors */
+	uint64_t	 unanswered_warm; /* of those, due in the warm-up */
+	uint64_t	 unsent;	/* of those, never written (open loop:
+					   due while the ring was full) */
+	uint64_t	 stalled;	/* sessions left waiting for a reply
+					   through half the measured window */
 	uint64_t	 bytes_out;
 	uint64_t	 bytes_in;
 	uint64_t	 t_end;		/* when the loop ended */
+};
+
+/* CPU time one thread (or the process) used, in seconds. */
+struct cpu {
+	double		 user;
+	double		 sys;
 };
 
 struct worker {
@@ -99,11 +120,11 @@ struct worker {
 	struct session	**heap;		/* by next due time */
 	size_t		 nheap;
 	char		*rbuf;		/* read scratch */
-	char		*xbuf;		/* expected-reply scratch */
 	char		 errmsg[160];	/* first E_OTHER, to log */
 	size_t		 nopen;		/* connected sessions */
 	size_t		 nconnecting;
 	struct stats	 st;
+	struct cpu	 cpu;		/* this thread's, over its loop */
 	atomic_uint_fast64_t p_done;	/* for the progress line */
 	atomic_uint_fast64_t p_errors;
 	atomic_uint_fast64_t p_open;
@@ -135,7 +156,10 @@ struct result {
 	struct netstat	 ns_before, ns_after;
 	double		 elapsed;	/* s, t0 to the end */
 	double		 measured;	/* s, after the warm-up */
-	double		 throughput;	/* completed / measured */
+	double		 throughput;	/* replies / measured */
+	struct cpu	 cpu;		/* the whole process */
+	const struct cpu *thread_cpu;	/* per worker thread */
+	int		 saturated;	/* a thread used >= 90 % of a core */
 	int		 interrupted;
 	int		 cut_short;
 	int		 rate_short;	/* open loop: < 95 % of --rate */
@@ -143,6 +167,10 @@ struct result {
 };
 
 uint64_t now_ns(void);
+
+/* The pool of request lines, built once before the threads start. */
+int	 lines_init(const struct opts *);
+void	 lines_free(void);
 
 int	 worker_init(struct worker *, int id, const struct opts *);
 void	 worker_free(struct worker *);

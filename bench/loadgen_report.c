@@ -6,13 +6,19 @@
  * (at most 0.8 % above the true value, never above the exact max).
  *
  * What the figures mean:
- *  throughput	measured requests answered correctly / measured time; the
- *		measured time runs from the end of the warm-up to the end
- *		of the run (with -n and no warm-up it includes the connects,
- *		as redis-benchmark's does).
+ *  throughput	right replies received in the measured window / its
+ *		length, replies to warm-up requests included (leaving them
+ *		out biased a short window low by sessions x pipeline / time);
+ *		the measured time runs from the end of the warm-up to the
+ *		end of the run (with -n and no warm-up it includes the
+ *		connects, as redis-benchmark's does).  completed counts the
+ *		measured requests answered right: the latency histogram's.
  *  latency	closed loop: reply - send.  Open loop: reply - the time the
  *		request was due on the schedule (corrected for coordinated
- *		omission); "uncorrected" is reply - actual send.
+ *		omission), and every measured request that fell due is in
+ *		it: one with no reply when the run ended counts end - due
+ *		(censored), sent or not; "uncorrected" is reply - actual
+ *		send, answered requests only.
  *  connect	connect() called to the handshake seen complete (SYN to
  *		SYN-ACK, plus our loop's reaction time).
  *  first reply	connect() called to the first reply on that connection:
@@ -25,18 +31,24 @@
  *  errors	refused (no listener), reset (RST / EPIPE), closed (the
  *		server closed first), timeout (--timeout), connect_timeout,
  *		mismatch (a wrong reply), other (see the first one logged).
- *  unanswered	requests written that had no reply when the run ended
- *		(with -d: when the measured window closed; warm-up ones
- *		included, and counted apart as unanswered_warmup).  Not
- *		errors, not failed, no effect on the exit status: a closed
- *		loop ends with up to -c x -P of them in flight.  Those sent
- *		in the warm-up waited through the whole measured window:
- *		sessions the server never served (an iterative server, a
- *		pool smaller than -c), or a reply slower than the run.
+ *  unanswered	requests due with no reply when the run ended (with -d:
+ *		when the measured window closed), warm-up ones included and
+ *		counted apart as unanswered_warmup; unsent: of those, the
+ *		ones never written (open loop: due while the ring was
+ *		full).  "waited" is their end - due.  Not errors: a closed
+ *		loop ends with up to -c x -P of them in flight.  But a
+ *		session that waited through half the measured window or
+ *		more (stalled: an iterative server, a pool smaller than -c,
+ *		a lost request) and a run that completed nothing exit 1.
+ *  cpu		loadgen's own user + system time: the process, and each
+ *		worker thread (RUSAGE_THREAD) as a share of one core over
+ *		the run; a thread at >= 90 % means the figures may be
+ *		loadgen's limit, not the server's (a warning).
  *  netstat	TcpExt ListenOverflows / ListenDrops after - before: the
  *		whole network namespace, not this run alone.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -134,6 +146,25 @@ summary_hist(const char *label, const struct hist *h)
 	    ull(hist_count(h)));
 }
 
+static double
+pct_core(const struct cpu *c, double elapsed)
+{
+	return elapsed > 0 ? 100 * (c->user + c->sys) / elapsed : 0;
+}
+
+static void
+summary_cpu(const struct opts *o, const struct result *r)
+{
+	int i;
+
+	printf("  loadgen CPU  %.2f s user + %.2f s sys, %.0f %% of a core; "
+	    "per thread:", r->cpu.user, r->cpu.sys,
+	    pct_core(&r->cpu, r->elapsed));
+	for (i = 0; i < o->threads; i++)
+		printf(" %.0f %%", pct_core(&r->thread_cpu[i], r->elapsed));
+	printf("\n");
+}
+
 void
 report_summary(const struct opts *o, const struct result *r)
 {
@@ -157,8 +188,9 @@ report_summary(const struct opts *o, const struct result *r)
 	printf("  time         %.3f s measured, %.3f s in all "
 	    "(warm-up %.3f s)\n", r->measured, r->elapsed,
 	    (double)o->warmup / 1e9);
-	printf("  completed    %llu requests, %.1f requests/s",
-	    ull(st->completed), r->throughput);
+	printf("  completed    %llu requests; %llu replies in the window, "
+	    "%.1f requests/s", ull(st->completed), ull(st->replies),
+	    r->throughput);
 	if (o->rate > 0)
 		printf(" (%.1f %% of the target)",
 		    100 * r->throughput / o->rate);
@@ -172,9 +204,14 @@ report_summary(const struct opts *o, const struct result *r)
 		summary_hist("uncorrected", &st->lat_unc);
 	summary_hist("connect", &st->conn);
 	summary_hist("first reply", &st->first);
+	summary_hist("waited", &st->wait);
 	if (o->rate > 0)
-		printf("  (latency counts from the time each request was due; "
-		    "uncorrected, from when it went out)\n");
+		printf("  (latency counts from the time each request was due, "
+		    "until its reply or the end;\n   uncorrected, from when it "
+		    "went out; waited: the unanswered, until the end)\n");
+	else
+		printf("  (waited: requests unanswered at the end, from when "
+		    "they were sent until the end)\n");
 	printf("\n  connects     %llu attempted, %llu established, "
 	    "%llu with a SYN retransmission (TCP_INFO), %llu took >= 1 s\n",
 	    ull(st->connects), ull(st->established), ull(st->syn_retrans),
@@ -183,11 +220,15 @@ report_summary(const struct opts *o, const struct result *r)
 	for (i = 0; i < E_NKINDS; i++)
 		printf(" %s %llu", err_names[i], ull(st->errors[i]));
 	printf("\n");
-	printf("  unanswered   %llu requests in flight when the run ended "
-	    "(%llu sent in the warm-up); not errors\n", ull(st->unanswered),
-	    ull(st->unanswered_warm));
+	printf("  unanswered   %llu requests due with no reply when the run "
+	    "ended (%llu due in the warm-up, %llu never sent)\n",
+	    ull(st->unanswered), ull(st->unanswered_warm), ull(st->unsent));
+	if (st->stalled > 0)
+		printf("  stalled      %llu sessions waited for a reply through "
+		    "half the window or more\n", ull(st->stalled));
 	if (st->lost > 0)
 		printf("  lost         %llu sessions\n", ull(st->lost));
+	summary_cpu(o, r);
 	if (r->ns_before.ok && r->ns_after.ok)
 		printf("  backlog      ListenOverflows +%llu, "
 		    "ListenDrops +%llu (whole network namespace)\n",
@@ -198,6 +239,9 @@ report_summary(const struct opts *o, const struct result *r)
 		printf("  note         cut short: partial figures\n");
 	if (r->rate_short)
 		printf("  note         achieved rate < 95 %% of the target\n");
+	if (r->saturated)
+		printf("  note         loadgen saturated a core: figures may be "
+		    "client-bound\n");
 	fflush(stdout);
 }
 
@@ -220,7 +264,8 @@ report_csv(const struct opts *o, const struct result *r)
 	    "slow_connects");
 	for (k = 0; k < E_NKINDS; k++)
 		printf(",err_%s", err_names[k]);
-	printf(",listen_overflows,listen_drops,cut_short\n");
+	printf(",listen_overflows,listen_drops,cut_short,replies,unsent,"
+	    "sessions_stalled,cpu_s,cpu_pct\n");
 
 	printf("%s,%d,%d,%d,%d,%zu,%.1f,%.6f,%llu,%llu,%llu,%llu,%llu,%.1f,"
 	    "%.3f", mode_name(o), o->sessions, o->threads, o->depth,
@@ -247,27 +292,64 @@ report_csv(const struct opts *o, const struct result *r)
 		    overflows(r), drops(r));
 	else
 		printf(",,");
-	printf(",%d\n", r->cut_short);
+	printf(",%d,%llu,%llu,%llu,%.3f,%.1f\n", r->cut_short, ull(st->replies),
+	    ull(st->unsent), ull(st->stalled), r->cpu.user + r->cpu.sys,
+	    pct_core(&r->cpu, r->elapsed));
 	fflush(stdout);
 }
 
 /* ---- JSON ---- */
 
+/* Bytes of the well-formed UTF-8 sequence at s (at most n), or 0. */
+static size_t
+utf8_len(const unsigned char *s, size_t n)
+{
+	uint32_t c;
+	size_t len, i;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2, c = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3, c = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4, c = s[0] & 0x07;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (s[i] & 0x3f);
+	}
+	/* Overlong forms, surrogates, beyond U+10FFFF. */
+	if ((len == 3 && c < 0x800) || (len == 4 && c < 0x10000) ||
+	    (c >= 0xd800 && c <= 0xdfff) || c > 0x10ffff)
+		return 0;
+	return len;
+}
+
+/* A JSON string: UTF-8 as it is, a byte that is not UTF-8 as U+FFFD. */
 static void
 json_str(FILE *f, const char *s, size_t n)
 {
-	size_t i;
-	unsigned char c;
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i, k;
 
 	fputc('"', f);
-	for (i = 0; i < n; i++) {
-		c = (unsigned char)s[i];
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
-			fprintf(f, "\\u%04x", c);
+	for (i = 0; i < n; i += k) {
+		k = utf8_len(u + i, n - i);
+		if (k == 0) {
+			fputs("\\ufffd", f);
+			k = 1;
+		} else if (u[i] == '"' || u[i] == '\\')
+			fprintf(f, "\\%c", u[i]);
+		else if (u[i] < 0x20 || u[i] == 0x7f)
+			fprintf(f, "\\u%04x", u[i]);
 		else
-			fputc(c, f);
+			fwrite(u + i, 1, k, f);
 	}
 	fputc('"', f);
 }
@@ -304,8 +386,8 @@ json_params(FILE *f, const struct opts *o)
 {
 	fprintf(f, "  \"params\": {\n    \"host\": ");
 	json_str(f, o->host, strlen(o->host));
-	fprintf(f, ", \"port\": %s, \"mode\": \"%s\", \"sessions\": %d, "
-	    "\"threads\": %d,\n", o->port, mode_name(o), o->sessions,
+	fprintf(f, ", \"port\": %u, \"mode\": \"%s\", \"sessions\": %d, "
+	    "\"threads\": %d,\n", o->port_num, mode_name(o), o->sessions,
 	    o->threads);
 	fprintf(f, "    \"pipeline\": %d, \"keepalive\": %d, \"size\": %zu, "
 	    "\"requests\": %llu, \"duration_s\": %.6f, \"warmup_s\": %.6f,\n",
@@ -325,6 +407,50 @@ json_params(FILE *f, const struct opts *o)
 }
 
 static void
+json_cpu(FILE *f, const struct opts *o, const struct result *r)
+{
+	int i;
+
+	fprintf(f, "  \"cpu\": {\"user_s\": %.3f, \"sys_s\": %.3f, "
+	    "\"percent_of_core\": %.1f, \"saturated\": %s, \"threads\": [",
+	    r->cpu.user, r->cpu.sys, pct_core(&r->cpu, r->elapsed),
+	    r->saturated ? "true" : "false");
+	for (i = 0; i < o->threads; i++)
+		fprintf(f, "%s{\"user_s\": %.3f, \"sys_s\": %.3f, "
+		    "\"percent_of_core\": %.1f}", i ? ", " : "",
+		    r->thread_cpu[i].user, r->thread_cpu[i].sys,
+		    pct_core(&r->thread_cpu[i], r->elapsed));
+	fprintf(f, "],\n    \"what\": \"loadgen's own user + system time; "
+	    "saturated: a worker thread used >= 90 %% of a core, the "
+	    "figures may be client-bound\"},\n");
+}
+
+static void
+json_warnings(FILE *f, const struct opts *o, const struct result *r)
+{
+	const char *sep = "";
+
+	fprintf(f, "  \"warnings\": [");
+	if (r->rate_short) {
+		fprintf(f, "\"achieved rate %.1f below 95%% of the target "
+		    "%.1f\"", r->throughput, o->rate);
+		sep = ", ";
+	}
+	if (r->saturated) {
+		fprintf(f, "%s\"loadgen saturated a core: the figures may be "
+		    "client-bound\"", sep);
+		sep = ", ";
+	}
+	if (r->st.stalled > 0) {
+		fprintf(f, "%s\"%llu sessions waited for a reply through half "
+		    "the measured window or more\"", sep, ull(r->st.stalled));
+		sep = ", ";
+	}
+	if (r->st.completed == 0)
+		fprintf(f, "%s\"no request was answered\"", sep);
+}
+
+static void
 json_body(FILE *f, const struct opts *o, const struct result *r)
 {
 	const struct stats *st = &r->st;
@@ -337,18 +463,19 @@ json_body(FILE *f, const struct opts *o, const struct result *r)
 	    r->elapsed, r->measured);
 	fprintf(f, "  \"throughput_rps\": %.3f,\n", r->throughput);
 	fprintf(f, "  \"requests\": {\"committed\": %llu, \"completed\": %llu, "
+	    "\"replies\": %llu, "
 	    "\"failed\": %llu, \"warmup_replies\": %llu, \"sent\": %llu, "
 	    "\"bytes_out\": %llu, \"bytes_in\": %llu},\n",
 	    ull(st->committed),
-	    ull(st->completed), ull(st->failed),
+	    ull(st->completed), ull(st->replies), ull(st->failed),
 	    ull(st->warm), ull(st->sent),
 	    ull(st->bytes_out), ull(st->bytes_in));
 	fprintf(f, "  \"rate\": {\"target\": %.3f, \"achieved\": %.3f, "
 	    "\"short\": %s},\n", o->rate, o->rate > 0 ? r->throughput : 0,
 	    r->rate_short ? "true" : "false");
 	json_hist(f, "latency_us", &st->lat, o->rate > 0 ?
-	    "reply time - time the request was due (corrected)" :
-	    "reply time - send time");
+	    "reply time (or the end, for a request never answered) - time "
+	    "the request was due (corrected)" : "reply time - send time");
 	json_hist(f, "latency_uncorrected_us", &st->lat_unc,
 	    "reply time - time the request was written");
 	json_hist(f, "connect_us", &st->conn,
@@ -356,6 +483,8 @@ json_body(FILE *f, const struct opts *o, const struct result *r)
 	json_hist(f, "first_reply_us", &st->first,
 	    "connect() to the first reply of each connection, accept-queue "
 	    "wait included, less any wait for the schedule");
+	json_hist(f, "unanswered_us", &st->wait,
+	    "end of the run - time due, of the requests never answered");
 	fprintf(f, "  \"connects\": {\"attempted\": %llu, \"established\": "
 	    "%llu, \"syn_retrans\": %llu, \"syn_retrans_method\": "
 	    "\"getsockopt TCP_INFO tcpi_total_retrans > 0 once established\", "
@@ -371,9 +500,14 @@ json_body(FILE *f, const struct opts *o, const struct result *r)
 		    ull(st->errors[i]));
 	fprintf(f, "\"total\": %llu},\n", ull(errors_total(st)));
 	fprintf(f, "  \"unanswered\": %llu, \"unanswered_warmup\": %llu, "
-	    "\"unanswered_what\": \"requests written with no reply when the "
-	    "run ended (not errors); _warmup: of those, sent in the "
-	    "warm-up\",\n", ull(st->unanswered), ull(st->unanswered_warm));
+	    "\"unsent\": %llu, \"unanswered_what\": \"requests due with no "
+	    "reply when the run ended (not errors); _warmup: of those, due "
+	    "in the warm-up; unsent: of those, never written\",\n",
+	    ull(st->unanswered), ull(st->unanswered_warm), ull(st->unsent));
+	fprintf(f, "  \"sessions_stalled\": %llu, \"sessions_stalled_what\": "
+	    "\"sessions that waited for a reply through half the measured "
+	    "window or more (exit status 1)\",\n", ull(st->stalled));
+	json_cpu(f, o, r);
 	fprintf(f, "  \"sessions_lost\": %llu,\n", ull(st->lost));
 	if (r->ns_before.ok && r->ns_after.ok)
 		fprintf(f, "  \"netstat\": {\"ListenOverflows\": %llu, "
@@ -382,10 +516,7 @@ json_body(FILE *f, const struct opts *o, const struct result *r)
 		    overflows(r), drops(r));
 	else
 		fprintf(f, "  \"netstat\": null,\n");
-	fprintf(f, "  \"warnings\": [");
-	if (r->rate_short)
-		fprintf(f, "\"achieved rate %.1f below 95%% of the "
-		    "target %.1f\"", r->throughput, o->rate);
+	json_warnings(f, o, r);
 	fprintf(f, "],\n  \"interrupted\": %s, \"cut_short\": %s, "
 	    "\"exit_status\": %d\n}\n", r->interrupted ? "true" : "false",
 	    r->cut_short ? "true" : "false", r->status);
