@@ -40,6 +40,7 @@ on_reply(struct worker *w, struct session *s, int verdict, uint64_t now)
 	}
 	if (!s->got_first)
 		first_reply(w, s, now);
+	s->t_reply = now;
 	if (verdict < 0) {
 		w->st.errors[E_MISMATCH]++;
 		w->st.failed += p->measured != 0;

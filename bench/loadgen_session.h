@@ -49,6 +49,7 @@ struct session {
 	uint64_t	 not_before;	/* -k 0: retry after a failure */
 	uint64_t	 t_connect;	/* this connection's connect() */
 	uint64_t	 t_established;
+	uint64_t	 t_reply;	/* the last reply, any connection */
 	uint64_t	 seq;		/* next request number */
 	uint64_t	 quota;		/* open loop -n: measured left */
 	struct pending	*ring;

@@ -112,26 +112,31 @@ owed(struct worker *w, const struct pending *p, int unsent, uint64_t end,
 /*
  * The run is over: what does session s still owe?  Its ring, and in the
  * open loop the requests that fell due while the ring was full.  A session
- * that waited for a reply through half the measured window or more was
- * not being served: the run says so in its exit status.
+ * owed a reply that got none for half the measured window or more (since
+ * its last reply, or since the oldest request it is owed was due) was not
+ * being served: the run says so in its exit status.  A server that answers
+ * slower than the rate still answers: not stalled.
  */
 void
 account_end(struct worker *w, struct session *s, uint64_t end)
 {
 	struct pending p;
-	uint64_t oldest = PACE_NONE;
+	uint64_t since = PACE_NONE;
 	unsigned i;
 
 	for (i = 0; i < s->inflight; i++)
 		owed(w, ring_at(s, i), i > s->nsent ||
-		    (i == s->nsent && s->woff == 0), end, &oldest);
+		    (i == s->nsent && s->woff == 0), end, &since);
 	while (run.interval != 0 && s->state != S_DONE &&
 	    pace_take(w, s, end, &p)) {
 		if (p.measured)
 			w->st.committed++;
-		owed(w, &p, 1, end, &oldest);
+		owed(w, &p, 1, end, &since);
 	}
-	if (oldest != PACE_NONE && end > run.measure_start &&
-	    end - oldest >= (end - run.measure_start) / 2)
+	if (since == PACE_NONE || end <= run.measure_start)
+		return;
+	if (s->t_reply > since)
+		since = s->t_reply;
+	if (end - since >= (end - run.measure_start) / 2)
 		w->st.stalled++;
 }
