@@ -204,10 +204,13 @@ def cpu_per_req(j):
 
 try:
     k0 = cpu_per_req(runs[("thread", "k0-c10")])
-    c1 = cpu_per_req(runs[("thread", "c1")])
-    t.ok(k0 > 1.5 * c1, "thread: CPU per request with a connection per "
-         "request (%.1f us) well above a persistent session's (%.1f us)"
-         % (k0 * 1e6, c1 * 1e6))
+    # Compared at the same concurrency: at one session most of the
+    # server's CPU per request is waking up (35-49 us measured here, as
+    # much as -k 0's 50-65 us), which hides the price of a connection.
+    c10 = cpu_per_req(runs[("thread", "c10")])
+    t.ok(k0 > 1.5 * c10, "thread: CPU per request with a connection per "
+         "request (%.1f us) well above a persistent session's at the same "
+         "concurrency (%.1f us)" % (k0 * 1e6, c10 * 1e6))
 except (KeyError, ZeroDivisionError, TypeError):
     t.ok(False, "thread CPU per request figures present")
 
