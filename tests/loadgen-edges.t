@@ -111,16 +111,20 @@ t.ok(st == 0 and lat.get("p99", 0) >= 0.3 * 0.3e6 and
 # ---- 2. closed loop: a short window's throughput is not biased low --------
 
 # 20 sessions opened over one 50 ms delay, so that replies come evenly.
+# A window that ignored the requests in flight at its end would read
+# about 25 ms / 300 ms = 8% low.  A busy machine only ever slows a window
+# down, so the best of three short ones is compared with a long one.
 with pyserver("--delay", 0.05) as srv:
-    tp = []
-    for d in ("500ms", "3s"):
+    def closed(d):
         st, err, doc, _ = loadgen(["-p", srv.port, "-c", 20, "--connect-rate", 400,
                                    "--warmup", "300ms", "-d", d])
-        tp.append(get(doc, "throughput_rps", default=0) if st == 0 else 0)
-ratio = tp[0] / tp[1] if tp[1] else 0
-t.ok(0.97 <= ratio <= 1.03,
-     "closed loop, 50 ms server: 0.5 s window %.1f req/s, 3 s window %.1f (ratio %.3f)"
-     % (tp[0], tp[1], ratio))
+        return get(doc, "throughput_rps", default=0) if st == 0 else 0
+    short = max(closed("300ms") for _ in range(3))
+    long = closed("3s")
+ratio = short / long if long else 0
+t.ok(0.95 <= ratio <= 1.05,
+     "closed loop, 50 ms server: best 0.3 s window %.1f req/s, 3 s window %.1f (ratio %.3f)"
+     % (short, long, ratio))
 
 # ---- 3. connect times in a burst ----------------------------------------------
 
