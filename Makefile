@@ -103,7 +103,7 @@ $(BIN)/check-server: $(call obj,$(CHECK_SRC)) $(LIBA)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS)
 $(BIN)/loadgen: $(call obj,$(LOADGEN_SRC)) $(LIBA)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) -lm
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) -lm -lz
 $(BIN)/pingpong: $(call obj,$(PINGPONG_SRC)) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS)

@@ -32,6 +32,7 @@
 #define SEC	1000000000ULL
 /* The longest gap a schedule may have: keeps every time well in 64 bits. */
 #define MAX_GAP_S	1e6
+#define MS_10		10000000ULL	/* the shortest --interval */
 
 static void
 usage(FILE *f)
@@ -78,11 +79,18 @@ usage(FILE *f)
 "                          (default 10s)\n"
 "      --connect-timeout DUR  a handshake not done in DUR is an error\n"
 "                          (default 10s)\n"
-"Output\n"
+"Output\n");
+	fprintf(f,
 "      --json FILE         write every figure, the parameters and the\n"
 "                          histograms to FILE\n"
 "      --csv               one header line and one row on stdout instead of\n"
 "                          the summary\n"
+"      --interval DUR      cut the run into intervals of DUR: each one's\n"
+"                          throughput, errors and latency percentiles in\n"
+"                          the JSON and on the progress line\n"
+"      --hlog FILE         write the intervals' latency histograms (tags\n"
+"                          corrected, uncorrected) to FILE as an\n"
+"                          HdrHistogram interval log (default --interval 1s)\n"
 "  -q, --quiet             no summary and no progress line (errors and\n"
 "                          warnings still go to stderr)\n"
 "  -h, --help              this text\n"
@@ -242,7 +250,8 @@ check_rates(const struct opts *o)
 
 enum {
 	OPT_WARMUP = 256, OPT_CONNECT_RATE, OPT_SEED, OPT_REQUEST,
-	OPT_NOVERIFY, OPT_TIMEOUT, OPT_CTIMEOUT, OPT_JSON, OPT_CSV
+	OPT_NOVERIFY, OPT_TIMEOUT, OPT_CTIMEOUT, OPT_JSON, OPT_CSV,
+	OPT_INTERVAL, OPT_HLOG
 };
 
 static const struct option longopts[] = {
@@ -266,6 +275,8 @@ static const struct option longopts[] = {
 	{ "connect-timeout",	required_argument, NULL, OPT_CTIMEOUT },
 	{ "json",		required_argument, NULL, OPT_JSON },
 	{ "csv",		no_argument,	   NULL, OPT_CSV },
+	{ "interval",		required_argument, NULL, OPT_INTERVAL },
+	{ "hlog",		required_argument, NULL, OPT_HLOG },
 	{ "quiet",		no_argument,	   NULL, 'q' },
 	{ "help",		no_argument,	   NULL, 'h' },
 	{ "version",		no_argument,	   NULL, 'V' },
@@ -352,6 +363,13 @@ parse_options(int argc, char **argv, struct opts *o)
 			break;
 		case OPT_JSON: o->json = optarg; break;
 		case OPT_CSV: o->csv = 1; break;
+		case OPT_INTERVAL:
+			o->period = parse_duration(optarg, "--interval", 0);
+			if (o->period < MS_10)
+				die(2, "--interval: '%s' is below 10ms (see "
+				    "--help)", optarg);
+			break;
+		case OPT_HLOG: o->hlog = optarg; break;
 		case 'q': o->quiet = 1; break;
 		case 'h':
 			usage(stdout);
@@ -374,6 +392,8 @@ parse_options(int argc, char **argv, struct opts *o)
 		    "(see --help)");
 	if (o->total == 0 && o->duration == 0)
 		o->duration = 10 * SEC;
+	if (o->hlog != NULL && o->period == 0)
+		o->period = SEC;
 	if (o->threads > o->sessions)
 		o->threads = o->sessions;
 	check_rates(o);
@@ -466,11 +486,41 @@ progress_clear(void)
 		return;
 }
 
+/* How long to wait for the next tick: a second, or the next boundary. */
+static struct timespec
+next_tick(const struct opts *o, const struct intervals *iv)
+{
+	uint64_t now = now_ns(), next, wait = SEC;
+	struct timespec ts;
+
+	if (o->period != 0) {
+		next = iv->start + o->period;
+		wait = next > now ? next - now : 0;
+	}
+	ts.tv_sec = (time_t)(wait / SEC);
+	ts.tv_nsec = (long)(wait % SEC);
+	return ts;
+}
+
+/* An interval boundary passed: cut it, show it. */
+static void
+tick(const struct opts *o, struct worker *ws, struct intervals *iv)
+{
+	uint64_t now = now_ns();
+
+	if (now < iv->start + o->period)
+		return;
+	if (iv_cut(iv, ws, o->threads, now) == -1)
+		die(1, "out of memory");
+	if (o->progress)
+		iv_progress(iv, ws, o->threads);
+}
+
 /* Run the workers; returns 1 if the run was interrupted. */
 static int
-run_workers(const struct opts *o, struct worker *ws)
+run_workers(const struct opts *o, struct worker *ws, struct intervals *iv)
 {
-	struct timespec tick = { 1, 0 };
+	struct timespec ts;
 	sigset_t set;
 	uint64_t last_done = 0, last_t = run.t0;
 	int i, sig, done, interrupted = 0, err;
@@ -488,21 +538,38 @@ run_workers(const struct opts *o, struct worker *ws)
 			done += atomic_load(&ws[i].finished);
 		if (done == o->threads)
 			break;
-		sig = sigtimedwait(&set, NULL, &tick);
+		ts = next_tick(o, iv);
+		sig = sigtimedwait(&set, NULL, &ts);
 		if (sig == SIGINT || sig == SIGTERM) {
 			atomic_store(&run.stop, 1);
 			interrupted = 1;
 		} else if (sig == -1 && errno != EAGAIN && errno != EINTR)
 			die(1, "sigtimedwait: %s", strerror(errno));
-		if (sig == -1 && errno == EAGAIN && o->progress)
+		if (o->period != 0)
+			tick(o, ws, iv);
+		else if (sig == -1 && errno == EAGAIN && o->progress)
 			progress(ws, o->threads, run.t0, &last_done, &last_t);
 	}
 	for (i = 0; i < o->threads; i++)
 		if ((err = pthread_join(ws[i].tid, NULL)) != 0)
 			die(1, "pthread_join: %s", strerror(err));
+	/* The last, shorter interval holds what the workers owed at the end. */
+	if (o->period != 0 && iv_cut(iv, ws, o->threads, now_ns()) == -1)
+		die(1, "out of memory");
 	if (o->progress)
 		progress_clear();
 	return interrupted;
+}
+
+/* The wall clock, for the hlog's start time: s since the epoch. */
+static double
+wall_now(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_REALTIME, &ts) == -1)
+		die(1, "clock_gettime: %s", strerror(errno));
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static void
@@ -582,7 +649,7 @@ finish(const struct opts *o, struct worker *ws, struct result *r,
 	r->rate_short = o->rate > 0 && r->throughput < 0.95 * o->rate;
 	r->cut_short = r->interrupted || r->st.lost > 0 ||
 	    (o->total && r->st.committed < o->total);
-	r->status = errs > 0 || r->cut_short || r->st.stalled > 0 ||
+	r->status = r->status || errs > 0 || r->cut_short || r->st.stalled > 0 ||
 	    r->st.completed == 0 ? 1 : 0;
 	own_cpu(o, ws, r, per);
 }
@@ -624,6 +691,7 @@ main(int argc, char **argv)
 	struct result r;
 	struct worker *ws;
 	struct cpu *per;
+	struct intervals iv;
 	char err[256];
 	int i;
 
@@ -645,6 +713,7 @@ main(int argc, char **argv)
 
 	run.o = &o;
 	run.main_thread = pthread_self();
+	run.wall0 = wall_now();
 	run.t0 = now_ns();
 	run.measure_start = run.t0 + o.warmup;
 	run.deadline = o.duration ? run.measure_start + o.duration : 0;
@@ -654,9 +723,19 @@ main(int argc, char **argv)
 		if (run.interval == 0)
 			run.interval = 1;
 	}
-	r.interrupted = run_workers(&o, ws);
+	memset(&iv, 0, sizeof(iv));
+	if (o.period != 0 && iv_open(&iv, &o, err, sizeof(err)) == -1)
+		die(1, "%s", err);
+	r.interrupted = run_workers(&o, ws, &iv);
+	if (o.period != 0) {
+		r.iv = &iv;
+		if (iv_close(&iv, err, sizeof(err)) == -1) {
+			log_err("%s", err);
+			r.status = 1;
+		}
+	}
 	read_netstat(&r.ns_after);
-	finish(&o, ws, &r, per);
+	finish(&o, ws, &r, per);	/* keeps a failed --hlog's status */
 	warnings(&o, &r);
 	if (o.csv)
 		report_csv(&o, &r);
@@ -672,6 +751,7 @@ main(int argc, char **argv)
 	free(ws);
 	free(per);
 	stats_free(&r.st);
+	free(iv.pts);
 	lines_free();
 	free(o.request);
 	return r.status;

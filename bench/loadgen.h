@@ -10,6 +10,8 @@
  *	loadgen_heap.c		the timer heap of sessions waiting for a time
  *	loadgen_stats.c		what a thread measures, and the end of a run
  *	loadgen_report.c	the summary, --csv and --json
+ *	loadgen_interval.c	--interval: the run cut into intervals
+ *	loadgen_hlog.c		HdrHistogram's V2 encoding and --hlog
  *	loadgen_session.h	what the per-thread parts share
  *
  * All times are CLOCK_MONOTONIC nanoseconds.
@@ -23,6 +25,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "hist.h"
 
@@ -62,6 +65,8 @@ struct opts {
 	size_t		 request_len;
 	int		 verify;
 	const char	*json;
+	const char	*hlog;		/* --hlog FILE */
+	uint64_t	 period;	/* --interval, ns; 0: none */
 	int		 csv;
 	int		 quiet;
 	int		 progress;	/* stderr is a tty, no -q */
@@ -130,12 +135,17 @@ struct worker {
 	atomic_uint_fast64_t p_open;
 	atomic_uint_fast64_t p_connecting;
 	atomic_int	 finished;
+	/* --interval: this interval's latencies, taken by the main thread. */
+	int		 iv_on;
+	pthread_mutex_t	 iv_lock;
+	struct hist	 iv_lat, iv_unc;
 };
 
 /* The run, as the workers see it; set before they start. */
 struct run {
 	const struct opts *o;
 	uint64_t	 t0;		/* start: first connect */
+	double		 wall0;		/* t0 on the wall clock, s */
 	uint64_t	 measure_start;	/* t0 + warm-up */
 	uint64_t	 deadline;	/* 0: none */
 	uint64_t	 interval;	/* open loop: per-session gap, ns */
@@ -148,6 +158,27 @@ struct netstat {
 	int		 ok;
 	uint64_t	 overflows;	/* TcpExt ListenOverflows */
 	uint64_t	 drops;		/* TcpExt ListenDrops */
+};
+
+/* One interval of --interval: [start, start + length) after t0. */
+struct ivpoint {
+	double		 start;		/* s after t0 */
+	double		 length;	/* s */
+	uint64_t	 replies;	/* right replies, warm-up ones too */
+	uint64_t	 errors;
+	uint64_t	 count;		/* latencies recorded */
+	uint64_t	 p50, p90, p99, max;	/* corrected latency, ns */
+};
+
+struct intervals {
+	uint64_t	 start;		/* this interval's, monotonic ns */
+	uint64_t	 done, errors;	/* progress counters at its start */
+	struct hist	 lat, unc;	/* scratch: the workers' summed */
+	struct ivpoint	*pts;
+	size_t		 n, cap;
+	FILE		*hlog;
+	const char	*hlog_path;
+	int		 failed;	/* writing the log failed */
 };
 
 /* What the report needs beyond the merged stats. */
@@ -164,6 +195,7 @@ struct result {
 	int		 cut_short;
 	int		 rate_short;	/* open loop: < 95 % of --rate */
 	int		 status;	/* exit status */
+	const struct intervals *iv;	/* NULL without --interval */
 };
 
 uint64_t now_ns(void);
@@ -178,6 +210,24 @@ void	*worker_main(void *);
 int	 stats_init(struct stats *);
 void	 stats_free(struct stats *);
 int	 stats_merge(struct stats *, const struct stats *);
+
+/* loadgen_stats.c: a measured request's latency, both histograms. */
+void	 record_latency(struct worker *, uint64_t corrected,
+	    uint64_t uncorrected, int has_uncorrected);
+
+/* loadgen_interval.c */
+int	 iv_worker_init(struct worker *, const struct opts *);
+void	 iv_worker_free(struct worker *);
+int	 iv_open(struct intervals *, const struct opts *, char *, size_t);
+int	 iv_cut(struct intervals *, struct worker *, int nw, uint64_t now);
+void	 iv_progress(const struct intervals *, const struct worker *, int);
+int	 iv_close(struct intervals *, char *, size_t);
+
+/* loadgen_hlog.c: HdrHistogram's compressed V2 encoding, base64. */
+char	*hlog_encode(const struct hist *);
+int	 hlog_header(FILE *, double wall0);
+int	 hlog_line(FILE *, const char *tag, double start, double length,
+	    const struct hist *);
 
 void	 report_summary(const struct opts *, const struct result *);
 void	 report_csv(const struct opts *, const struct result *);

@@ -47,8 +47,8 @@ on_reply(struct worker *w, struct session *s, int verdict, uint64_t now)
 	} else {
 		w->st.replies += now >= run.measure_start;
 		if (p->measured) {
-			hist_record(&w->st.lat, now - p->t_intended);
-			hist_record(&w->st.lat_unc, now - p->t_sent);
+			record_latency(w, now - p->t_intended,
+			    now - p->t_sent, 1);
 			w->st.completed++;
 		} else
 			w->st.warm++;

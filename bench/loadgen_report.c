@@ -44,12 +44,19 @@
  *		worker thread (RUSAGE_THREAD) as a share of one core over
  *		the run; a thread at >= 90 % means the figures may be
  *		loadgen's limit, not the server's (a warning).
+ *  intervals	--interval: the run cut on the main thread's clock, each
+ *		interval's replies, errors and corrected latency; the
+ *		intervals' histograms add up to the run's exactly.
+ *  exact	per histogram: exact min, max and sum (ns), and "hdr", the
+ *		histogram in HdrHistogram's compressed V2 encoding
+ *		(loadgen_hlog.c), so that runs merge without loss.
  *  netstat	TcpExt ListenOverflows / ListenDrops after - before: the
  *		whole network namespace, not this run alone.
  */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
@@ -354,6 +361,8 @@ json_str(FILE *f, const char *s, size_t n)
 	fputc('"', f);
 }
 
+static void	json_hdr(FILE *, const struct hist *);
+
 static void
 json_hist(FILE *f, const char *name, const struct hist *h, const char *what)
 {
@@ -378,7 +387,56 @@ json_hist(FILE *f, const char *name, const struct hist *h, const char *what)
 		    ull(b.count));
 		sep = ", ";
 	}
-	fprintf(f, "]\n  },\n");
+	fprintf(f, "],\n    \"exact\": {\"min_ns\": %llu, \"max_ns\": %llu, "
+	    "\"sum_ns\": %.0Lf, \"hdr\": ", ull(hist_min(h)), ull(hist_max(h)),
+	    h->sum);
+	json_hdr(f, h);
+	fprintf(f, "}\n  },\n");
+}
+
+/*
+ * The histogram itself, losslessly: HdrHistogram's compressed V2 form in
+ * nanoseconds (loadgen_hlog.c), for merging runs and for its tools.
+ */
+static void
+json_hdr(FILE *f, const struct hist *h)
+{
+	char *s = hlog_encode(h);
+
+	if (s == NULL) {
+		fprintf(f, "null");
+		return;
+	}
+	fprintf(f, "\"%s\"", s);
+	free(s);
+}
+
+static void
+json_intervals(FILE *f, const struct result *r)
+{
+	const struct ivpoint *p;
+	size_t i;
+
+	if (r->iv == NULL) {
+		fprintf(f, "  \"intervals\": null,\n");
+		return;
+	}
+	fprintf(f, "  \"intervals\": {\"what\": \"the run cut on loadgen's "
+	    "clock: start and length in s after the first connect, replies "
+	    "(right ones, warm-up too) and errors in it, the corrected latency "
+	    "recorded in it (us)\", \"points\": [");
+	for (i = 0; i < r->iv->n; i++) {
+		p = &r->iv->pts[i];
+		fprintf(f, "%s\n    {\"start_s\": %.6f, \"length_s\": %.6f, "
+		    "\"replies\": %llu, \"throughput_rps\": %.3f, "
+		    "\"errors\": %llu, \"count\": %llu, \"p50\": %.3f, "
+		    "\"p90\": %.3f, \"p99\": %.3f, \"max\": %.3f}",
+		    i ? "," : "", p->start, p->length, ull(p->replies),
+		    p->length > 0 ? (double)p->replies / p->length : 0,
+		    ull(p->errors), ull(p->count), us(p->p50), us(p->p90),
+		    us(p->p99), us(p->max));
+	}
+	fprintf(f, "]},\n");
 }
 
 static void
@@ -485,6 +543,7 @@ json_body(FILE *f, const struct opts *o, const struct result *r)
 	    "wait included, less any wait for the schedule");
 	json_hist(f, "unanswered_us", &st->wait,
 	    "end of the run - time due, of the requests never answered");
+	json_intervals(f, r);
 	fprintf(f, "  \"connects\": {\"attempted\": %llu, \"established\": "
 	    "%llu, \"syn_retrans\": %llu, \"syn_retrans_method\": "
 	    "\"getsockopt TCP_INFO tcpi_total_retrans > 0 once established\", "

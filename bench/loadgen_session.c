@@ -306,7 +306,7 @@ worker_init(struct worker *w, int id, const struct opts *o)
 	w->heap = calloc(w->nsess, sizeof(*w->heap));
 	w->rbuf = malloc(RBUF_SIZE);
 	if (w->sess == NULL || w->heap == NULL || w->rbuf == NULL ||
-	    stats_init(&w->st) == -1)
+	    stats_init(&w->st) == -1 || iv_worker_init(w, o) == -1)
 		return -1;
 	for (i = 0; i < w->nsess; i++) {
 		s = &w->sess[i];
@@ -338,6 +338,7 @@ worker_free(struct worker *w)
 	free(w->heap);
 	free(w->rbuf);
 	stats_free(&w->st);
+	iv_worker_free(w);
 	if (w->epfd != -1 && close(w->epfd) == -1)
 		log_err("close epoll: %s", strerror(errno));
 }

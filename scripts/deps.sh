@@ -11,11 +11,12 @@
 # otherwise it names what is missing, and how to install it, and fails.
 set -eu
 
-# One line a command: the command, its Debian package, the make targets
-# that need it.  The tests exercise what the bench runs, so `test` needs
+# One line a command: the command (or, when it starts with '/', a file),
+# its Debian package, the make targets that need it.  The tests exercise what the bench runs, so `test` needs
 # the bench's tools too (a test whose tool is missing skips).
 NEEDS='
 cc		gcc		build
+/usr/include/zlib.h	zlib1g-dev	build
 make		make		build
 python3		python3		test bench demo stress
 prove		perl		test stress
@@ -26,6 +27,8 @@ redis-server	redis-server	test bench
 redis-benchmark	redis-tools	test bench
 iperf3		iperf3		bench
 valgrind	valgrind	stress
+java		default-jre-headless	test
+/usr/share/java/hdrhistogram.jar	libhdrhistogram-java	test
 clang		clang		fuzz
 '
 
@@ -67,7 +70,10 @@ while read -r cmd pkg for; do
 	[ -n "$cmd" ] || continue
 	# shellcheck disable=SC2086
 	wanted $for || continue
-	command -v "$cmd" >/dev/null 2>&1 || add "$pkg"
+	case $cmd in
+	/*)	[ -e "$cmd" ] || add "$pkg" ;;
+	*)	command -v "$cmd" >/dev/null 2>&1 || add "$pkg" ;;
+	esac
 done <<EOF
 $NEEDS
 EOF

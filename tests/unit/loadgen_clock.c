@@ -55,6 +55,25 @@ account_end(struct worker *w, struct session *s, uint64_t end)
 	(void)w, (void)s, (void)end;
 }
 
+void
+record_latency(struct worker *w, uint64_t lat, uint64_t unc, int has_unc)
+{
+	(void)w, (void)lat, (void)unc, (void)has_unc;
+}
+
+int
+iv_worker_init(struct worker *w, const struct opts *o)
+{
+	(void)w, (void)o;
+	return 0;
+}
+
+void
+iv_worker_free(struct worker *w)
+{
+	(void)w;
+}
+
 int
 main(void)
 {
