@@ -39,6 +39,7 @@ usage(FILE *f)
 {
 	fprintf(f,
 "usage: loadgen [options]\n"
+"       loadgen merge [--json FILE] [--csv] [-q] A.json B.json ...\n"
 "Drive a line server (one reply line per request line) with N sessions and\n"
 "report throughput, latency percentiles, connect times and errors.\n"
 "\n"
@@ -105,6 +106,8 @@ usage(FILE *f)
 "also in the corrected latency, counted until the end).  Throughput counts\n"
 "every right reply received in the measured window.  loadgen reports its own\n"
 "CPU and warns when a thread of it kept a core busy.\n"
+"loadgen merge adds the histograms (not the percentiles) and the counts of\n"
+"runs that measured the same window (--start-at), and reports them as one.\n"
 "Exit status: 0 no errors; 1 some request or connect failed, the run was\n"
 "cut short (Ctrl-C, lost sessions), completed nothing, or a session waited\n"
 "for a reply through half the measured window or more; 2 bad usage.\n");
@@ -696,6 +699,8 @@ main(int argc, char **argv)
 	int i;
 
 	log_setprog(argv[0]);
+	if (argc > 1 && strcmp(argv[1], "merge") == 0)
+		return merge_main(argc - 1, argv + 1);
 	parse_options(argc, argv, &o);
 	raise_nofile(&o);
 	setup_signals();

@@ -225,9 +225,13 @@ int	 iv_close(struct intervals *, char *, size_t);
 
 /* loadgen_hlog.c: HdrHistogram's compressed V2 encoding, base64. */
 char	*hlog_encode(const struct hist *);
+int	 hlog_decode(const char *, size_t, struct hist *);
 int	 hlog_header(FILE *, double wall0);
 int	 hlog_line(FILE *, const char *tag, double start, double length,
 	    const struct hist *);
+
+/* loadgen_merge.c: loadgen merge A.json B.json ... */
+int	 merge_main(int argc, char **argv);
 
 void	 report_summary(const struct opts *, const struct result *);
 void	 report_csv(const struct opts *, const struct result *);

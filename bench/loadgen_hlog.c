@@ -203,3 +203,141 @@ hlog_line(FILE *f, const char *tag, double start, double length,
 	free(s);
 	return ferror(f) ? -1 : 0;
 }
+
+static int
+b64val(int c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	return c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
+/* Base64 of n characters (padding allowed) into out; its bytes or -1. */
+static long
+unbase64(const char *s, size_t n, unsigned char *out)
+{
+	uint32_t acc = 0;
+	long len = 0;
+	int bits = 0, v;
+	size_t i;
+
+	for (i = 0; i < n && s[i] != '='; i++) {
+		if ((v = b64val((unsigned char)s[i])) < 0)
+			return -1;
+		acc = acc << 6 | (uint32_t)v;
+		if ((bits += 6) >= 8) {
+			bits -= 8;
+			out[len++] = (unsigned char)(acc >> bits);
+		}
+	}
+	return len;
+}
+
+static uint32_t
+get32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3];
+}
+
+static uint64_t
+get64(const unsigned char *p)
+{
+	return (uint64_t)get32(p) << 32 | get32(p + 4);
+}
+
+/* ZigZagEncoding.getLong; 0 past the end (*ok cleared). */
+static int64_t
+get_zigzag(const unsigned char **pp, const unsigned char *end, int *ok)
+{
+	const unsigned char *p = *pp;
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < 9; i++) {
+		if (p == end) {
+			*ok = 0;
+			return 0;
+		}
+		if (i == 8) {
+			v |= (uint64_t)*p++ << 56;
+			break;
+		}
+		v |= (uint64_t)(*p & 0x7f) << (7 * i);
+		if (!(*p++ & 0x80))
+			break;
+	}
+	*pp = p;
+	return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+}
+
+/* Counts from the uncompressed V2 form into h (added). */
+static int
+decode_v2(const unsigned char *b, size_t n, struct hist *h)
+{
+	const unsigned char *p = b + V2_HEADER, *end;
+	size_t i = 0;
+	int64_t v;
+	int ok = 1;
+
+	if (n < V2_HEADER || get32(b) != V2_COOKIE || get32(b + 8) != 0 ||
+	    get32(b + 12) != SIG_DIGITS || get64(b + 16) != 1 ||
+	    get64(b + 24) != h->highest || get32(b + 4) > n - V2_HEADER)
+		return -1;
+	end = p + get32(b + 4);
+	while (p < end) {
+		v = get_zigzag(&p, end, &ok);
+		if (!ok)
+			return -1;
+		if (v < 0) {
+			if ((uint64_t)-v > h->ncounts - i)
+				return -1;
+			i += (size_t)-v;
+			continue;
+		}
+		if (i >= h->ncounts)
+			return -1;
+		h->counts[i++] += (uint64_t)v;
+		h->total += (uint64_t)v;
+	}
+	return 0;
+}
+
+/*
+ * Add the histogram in s (n characters of "HISTF..." base64, as
+ * hlog_encode() writes) into h, which has loadgen's shape.  Counts and
+ * total only: min, max and sum are the caller's (the JSON has them
+ * exactly).  -1 with errno EINVAL when it is not one of ours.
+ */
+int
+hlog_decode(const char *s, size_t n, struct hist *h)
+{
+	unsigned char *z = malloc(n / 4 * 3 + 3), *raw = NULL;
+	uLongf rawlen;
+	long zlen;
+	int rc = -1;
+
+	if (z == NULL)
+		return -1;
+	zlen = unbase64(s, n, z);
+	errno = EINVAL;
+	if (zlen < 8 || get32(z) != V2_ZCOOKIE || get32(z + 4) > zlen - 8)
+		goto out;
+	/* The counts of a 60 s histogram, 9 bytes each at most. */
+	rawlen = V2_HEADER + 9 * h->ncounts;
+	if ((raw = malloc(rawlen)) == NULL)
+		goto out;
+	errno = EINVAL;
+	if (uncompress(raw, &rawlen, z + 8, get32(z + 4)) != Z_OK)
+		goto out;
+	rc = decode_v2(raw, rawlen, h);
+	errno = EINVAL;
+out:
+	free(z);
+	free(raw);
+	return rc;
+}

@@ -167,8 +167,10 @@ summary_cpu(const struct opts *o, const struct result *r)
 	printf("  loadgen CPU  %.2f s user + %.2f s sys, %.0f %% of a core; "
 	    "per thread:", r->cpu.user, r->cpu.sys,
 	    pct_core(&r->cpu, r->elapsed));
-	for (i = 0; i < o->threads; i++)
+	for (i = 0; r->thread_cpu != NULL && i < o->threads; i++)
 		printf(" %.0f %%", pct_core(&r->thread_cpu[i], r->elapsed));
+	if (r->thread_cpu == NULL)
+		printf(" (not kept by a merge)");
 	printf("\n");
 }
 
@@ -473,7 +475,7 @@ json_cpu(FILE *f, const struct opts *o, const struct result *r)
 	    "\"percent_of_core\": %.1f, \"saturated\": %s, \"threads\": [",
 	    r->cpu.user, r->cpu.sys, pct_core(&r->cpu, r->elapsed),
 	    r->saturated ? "true" : "false");
-	for (i = 0; i < o->threads; i++)
+	for (i = 0; r->thread_cpu != NULL && i < o->threads; i++)
 		fprintf(f, "%s{\"user_s\": %.3f, \"sys_s\": %.3f, "
 		    "\"percent_of_core\": %.1f}", i ? ", " : "",
 		    r->thread_cpu[i].user, r->thread_cpu[i].sys,
