@@ -62,6 +62,10 @@ usage(FILE *f)
 "                          was due (corrected) and from when it went out\n"
 "                          (uncorrected).  Default: closed loop, each session\n"
 "                          sends its next request when a reply comes back\n"
+"      --start-at T        start at wall-clock time T (seconds since the\n"
+"                          epoch, e.g. $(($(date +%%s) + 5))), so that\n"
+"                          loadgens launched apart measure the same window;\n"
+"                          a T already past is an error\n"
 "      --connect-rate R    open R sessions per second (default: all at once)\n"
 "                          (rates below sessions / 1e6 s are refused)\n"
 "Requests\n"
@@ -254,7 +258,7 @@ check_rates(const struct opts *o)
 enum {
 	OPT_WARMUP = 256, OPT_CONNECT_RATE, OPT_SEED, OPT_REQUEST,
 	OPT_NOVERIFY, OPT_TIMEOUT, OPT_CTIMEOUT, OPT_JSON, OPT_CSV,
-	OPT_INTERVAL, OPT_HLOG
+	OPT_INTERVAL, OPT_HLOG, OPT_START_AT
 };
 
 static const struct option longopts[] = {
@@ -280,6 +284,7 @@ static const struct option longopts[] = {
 	{ "csv",		no_argument,	   NULL, OPT_CSV },
 	{ "interval",		required_argument, NULL, OPT_INTERVAL },
 	{ "hlog",		required_argument, NULL, OPT_HLOG },
+	{ "start-at",		required_argument, NULL, OPT_START_AT },
 	{ "quiet",		no_argument,	   NULL, 'q' },
 	{ "help",		no_argument,	   NULL, 'h' },
 	{ "version",		no_argument,	   NULL, 'V' },
@@ -373,6 +378,9 @@ parse_options(int argc, char **argv, struct opts *o)
 				    "--help)", optarg);
 			break;
 		case OPT_HLOG: o->hlog = optarg; break;
+		case OPT_START_AT:
+			o->start_at = parse_positive(optarg, "--start-at");
+			break;
 		case 'q': o->quiet = 1; break;
 		case 'h':
 			usage(stdout);
@@ -575,6 +583,40 @@ wall_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/*
+ * --start-at: wait for the wall clock, Ctrl-C still heard (the signals
+ * are blocked: sigtimedwait takes them).  A start already past would
+ * measure another window than the other loadgens': refused.
+ */
+static void
+wait_start(const struct opts *o)
+{
+	struct timespec ts;
+	sigset_t set;
+	double left;
+	int sig;
+
+	if (o->start_at == 0)
+		return;
+	if ((left = o->start_at - wall_now()) < 0)
+		die(1, "--start-at %.3f is %.3f s past: the windows would not "
+		    "line up", o->start_at, -left);
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	while ((left = o->start_at - wall_now()) > 0) {
+		if (left > 1)
+			left = 1;	/* the wall clock may be stepped */
+		ts.tv_sec = (time_t)left;
+		ts.tv_nsec = (long)((left - (double)ts.tv_sec) * 1e9);
+		sig = sigtimedwait(&set, NULL, &ts);
+		if (sig == SIGINT || sig == SIGTERM)
+			die(1, "interrupted before --start-at");
+		if (sig == -1 && errno != EAGAIN && errno != EINTR)
+			die(1, "sigtimedwait: %s", strerror(errno));
+	}
+}
+
 static void
 setup_signals(void)
 {
@@ -714,6 +756,7 @@ main(int argc, char **argv)
 		if (worker_init(&ws[i], i, &o) == -1)
 			die(1, "cannot set up thread %d: %s", i,
 			    strerror(errno));
+	wait_start(&o);
 	read_netstat(&r.ns_before);
 
 	run.o = &o;

@@ -67,6 +67,7 @@ struct opts {
 	const char	*json;
 	const char	*hlog;		/* --hlog FILE */
 	uint64_t	 period;	/* --interval, ns; 0: none */
+	double		 start_at;	/* --start-at, wall s; 0: at once */
 	int		 csv;
 	int		 quiet;
 	int		 progress;	/* stderr is a tty, no -q */

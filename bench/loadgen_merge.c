@@ -146,9 +146,11 @@ static const char *const hists[] = {
 	"unanswered_us"
 };
 
+/* *last: the latest start seen; run.wall0 the earliest. */
 static void
-add_part(const struct part *p, struct result *r)
+add_part(const struct part *p, struct result *r, double *last)
 {
+	double w;
 	struct stats *st = &r->st;
 	struct hist *h[] = { &st->lat, &st->lat_unc, &st->conn, &st->first,
 	    &st->wait };
@@ -182,6 +184,13 @@ add_part(const struct part *p, struct result *r)
 		r->measured = dbl(p, NULL, "measured_s");
 	if (dbl(p, NULL, "elapsed_s") > r->elapsed)
 		r->elapsed = dbl(p, NULL, "elapsed_s");
+	if (lookup(p, NULL, "wall_start_s") != NULL) {
+		w = dbl(p, NULL, "wall_start_s");
+		if (run.wall0 == 0 || w < run.wall0)
+			run.wall0 = w;
+		if (w > *last)
+			*last = w;
+	}
 	r->interrupted |= yes(p, "interrupted");
 	r->cut_short |= yes(p, "cut_short");
 	r->status |= u64(p, NULL, "exit_status") != 0;
@@ -228,6 +237,7 @@ merge_main(int argc, char **argv)
 	struct result r;
 	struct part p;
 	char host[256] = "?", port[16], err[256];
+	double last = 0;
 	int i, nfiles = 0;
 
 	memset(&o, 0, sizeof(o));
@@ -253,9 +263,13 @@ merge_main(int argc, char **argv)
 		if ((p.text = slurp(p.path)) == NULL)
 			die(1, "merge: %s: %s", p.path, strerror(errno));
 		add_params(&p, &o, host, sizeof(host));
-		add_part(&p, &r);
+		add_part(&p, &r, &last);
 		free(p.text);
 	}
+	if (last - run.wall0 > 1)
+		log_err("merge: warning: the parts started %.3f s apart: they "
+		    "did not measure the same window (--start-at)",
+		    last - run.wall0);
 	snprintf(port, sizeof(port), "%u", o.port_num);
 	o.host = host;
 	o.port = port;

@@ -519,8 +519,9 @@ json_body(FILE *f, const struct opts *o, const struct result *r)
 	fprintf(f, "{\n  \"tool\": \"loadgen\", \"version\": \"%s\",\n",
 	    LOADGEN_VERSION);
 	json_params(f, o);
-	fprintf(f, "  \"elapsed_s\": %.6f, \"measured_s\": %.6f,\n",
-	    r->elapsed, r->measured);
+	fprintf(f, "  \"elapsed_s\": %.6f, \"measured_s\": %.6f, "
+	    "\"wall_start_s\": %.6f, \"start_at_s\": %.3f,\n", r->elapsed,
+	    r->measured, run.wall0, o->start_at);
 	fprintf(f, "  \"throughput_rps\": %.3f,\n", r->throughput);
 	fprintf(f, "  \"requests\": {\"committed\": %llu, \"completed\": %llu, "
 	    "\"replies\": %llu, "

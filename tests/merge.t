@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "lib"))
@@ -62,8 +63,10 @@ t.ok(st == 1 and err.count(b"\n") == 1, "a JSON without the histograms: exit 1, 
 
 RATE, SESS, DUR = 600, 6, "2s"
 with start_server(PYSRV + ["--port", "0", "--delay", "0.003"]) as srv:
+    # Launched apart, started together on the wall clock.
+    at = "%.3f" % (time.time() + 1.5)
     half = [LG, "-p", str(srv.port), "-c", str(SESS // 2), "-R", str(RATE // 2),
-            "-d", DUR, "-q"]
+            "-d", DUR, "-q", "--start-at", at]
     a = subprocess.Popen(half + ["--json", path("a")])
     b = subprocess.Popen(half + ["--json", path("b"), "--seed", "2"])
     sa, sb = a.wait(60), b.wait(60)
@@ -72,6 +75,12 @@ with start_server(PYSRV + ["--port", "0", "--delay", "0.003"]) as srv:
 t.ok(sa == 0 and sb == 0 and one == 0, "two half runs at once and one whole run: exit 0")
 st, out, err, _ = run([LG, "merge", path("a"), path("b"), "--json", path("m")])
 A, B, M, ONE = load("a"), load("b"), load("m"), load("one")
+wa, wb = A.get("wall_start_s", 0), B.get("wall_start_s", 1e12)
+t.ok(min(wa, wb) >= float(at) and abs(wa - wb) < 0.05 * A.get("measured_s", 0),
+     "--start-at: both parts started at the time given, %.4f s apart (of a %s window)"
+     % (abs(wa - wb), DUR))
+st2, _, err2, _ = run([LG, "-p", "1", "-n", "1", "--start-at", "%.3f" % (time.time() - 5)])
+t.ok(st2 == 1 and b"--start-at" in err2, "a --start-at already past: exit 1, says so")
 out = out.decode(errors="replace")
 t.ok(st == 0 and "merged 2 runs" in out and "%d sessions" % SESS in out and
      "latency" in out, "merge prints one run's summary, %d sessions" % SESS)
