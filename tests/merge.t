@@ -108,6 +108,19 @@ r50 = M["latency_us"]["p50"] / ONE["latency_us"]["p50"]
 t.ok(0.8 <= r50 <= 1.25, "merged p50 / one run's p50: %.3f (a 3 ms server delay "
      "in both)" % r50)
 
+# A histogram damaged on the way (one character of its base64 changed):
+# zlib's checksum or the V2 header catches it, never a wrong merge.
+bad = dict(A)
+bad["latency_us"] = dict(A["latency_us"])
+bad["latency_us"]["exact"] = dict(A["latency_us"]["exact"])
+h = bad["latency_us"]["exact"]["hdr"]
+i = len(h) // 2
+bad["latency_us"]["exact"]["hdr"] = h[:i] + ("A" if h[i] != "A" else "B") + h[i + 1:]
+with open(path("bad"), "w") as f:
+    json.dump(bad, f, indent=1)
+st, _, err, _ = run([LG, "merge", "-q", path("bad")])
+t.ok(st == 1 and b"latency_us" in err, "a damaged histogram: exit 1, named, no merge")
+
 # ---- one part alone: the same figures, exactly -------------------------------------
 
 st, _, _, _ = run([LG, "merge", "-q", path("a"), "--json", path("a1")])
