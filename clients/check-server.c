@@ -31,6 +31,7 @@
 #include "buf.h"
 #include "casemap.h"
 #include "check.h"
+#include "clock.h"
 #include "log.h"
 #include "net.h"
 #include "opt.h"
@@ -216,7 +217,7 @@ wait_fd(int fd, short ev, long long deadline)
 	int rc;
 
 	for (;;) {
-		left = deadline - mono_ms();
+		left = deadline - clock_ms();
 		if (left <= 0)
 			return 0;
 		rc = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
@@ -259,7 +260,7 @@ static int
 send_by(const struct ctx *c, int fd, const char *p, size_t n,
     struct result *r)
 {
-	long long deadline = mono_ms() + c->timeout_ms;
+	long long deadline = clock_ms() + c->timeout_ms;
 	ssize_t w;
 
 	while (n > 0) {
@@ -317,7 +318,7 @@ send_str(const struct ctx *c, int fd, const char *s, struct result *r)
 int
 collect(int fd, struct buf *b, size_t want, int wait_ms)
 {
-	long long deadline = mono_ms() + wait_ms;
+	long long deadline = clock_ms() + wait_ms;
 	ssize_t n;
 	char *p;
 
@@ -332,8 +333,8 @@ collect(int fd, struct buf *b, size_t want, int wait_ms)
 		if (n == -1)
 			return errno == ECONNRESET ? GOT_RESET : GOT_ERROR;
 		b->len += (size_t)n;
-		if (deadline > mono_ms() + GAP_MS)
-			deadline = mono_ms() + GAP_MS;
+		if (deadline > clock_ms() + GAP_MS)
+			deadline = clock_ms() + GAP_MS;
 	}
 	return GOT_ENOUGH;
 }
@@ -513,7 +514,7 @@ udp_expect(const struct ctx *c, int fd, const char *sent, int same_port,
 	size_t n;
 	ssize_t len;
 
-	if (wait_fd(fd, POLLIN, mono_ms() + c->timeout_ms) <= 0) {
+	if (wait_fd(fd, POLLIN, clock_ms() + c->timeout_ms) <= 0) {
 		fail(r, "no reply in %g s", "nessuna risposta in %g s",
 		    c->timeout_ms / 1000.0);
 		return -1;

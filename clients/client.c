@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "log.h"
 #include "net.h"
 #include "opt.h"
@@ -89,7 +90,7 @@ bad_usage(void)
 static void
 arm_deadline(struct client *c)
 {
-	c->deadline = c->timeout_ms ? mono_ms() + c->timeout_ms : 0;
+	c->deadline = c->timeout_ms ? clock_ms() + c->timeout_ms : 0;
 }
 
 static void
@@ -258,7 +259,7 @@ wait_writable(struct client *c, long long end)
 	pfd.fd = c->fd;
 	pfd.events = POLLOUT;
 	for (;;) {
-		if (end && (left = end - mono_ms()) <= 0)
+		if (end && (left = end - clock_ms()) <= 0)
 			die(1, "timed out: %s took no more of the line in %g s",
 			    c->name, c->timeout_ms / 1000.0);
 		rc = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
@@ -277,7 +278,7 @@ wait_writable(struct client *c, long long end)
 static void
 send_bytes(struct client *c, const char *p, size_t n)
 {
-	long long end = c->timeout_ms ? mono_ms() + c->timeout_ms : 0;
+	long long end = c->timeout_ms ? clock_ms() + c->timeout_ms : 0;
 	ssize_t w;
 
 	while (n > 0) {
@@ -378,7 +379,7 @@ run(struct client *c)
 		}
 		timeout = -1;
 		if (c->deadline && (c->waiting || c->done)) {
-			left = c->deadline - mono_ms();
+			left = c->deadline - clock_ms();
 			if (left <= 0 && c->waiting)
 				die(1, "timed out: no reply from %s in %g s",
 				    c->name, c->timeout_ms / 1000.0);

@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "log.h"
 #include "opt.h"
@@ -70,16 +69,4 @@ opt_msec(const char *opt, const char *s, int zero_ok, double max, int *ms)
 	}
 	*ms = v == 0 ? 0 : v * 1000 < 1 ? 1 : (int)(v * 1000 + 0.5);
 	return 0;
-}
-
-long long
-mono_ms(void)
-{
-	struct timespec ts;
-
-	/* CLOCK_MONOTONIC cannot fail on Linux: no check worth a branch
-	 * in every caller, but never use a garbage value. */
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
-		return 0;
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

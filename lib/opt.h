@@ -1,5 +1,5 @@
 /*
- * opt.h - what the programs' option parsing and timing share.
+ * opt.h - what the programs' option parsing shares.
  *
  * The parsers print "OPTION: 'VALUE' is not ..." through log_err and
  * return -1; the caller shows its usage and exits 2.
@@ -28,7 +28,5 @@ int		opt_double(const char *opt, const char *s, double min,
  * rounded down to 0 unless s is 0 and zero_ok. */
 int		opt_msec(const char *opt, const char *s, int zero_ok,
 		    double max, int *ms);
-/* The monotonic clock in milliseconds. */
-long long	mono_ms(void);
 
 #endif

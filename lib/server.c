@@ -12,12 +12,11 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "net.h"
-#include "opt.h"
 #include "proto.h"
 #include "server.h"
 #include "session.h"
@@ -168,7 +167,7 @@ static void
 log_limited(const char *what, int err, const char *then)
 {
 	static _Atomic long long last;
-	long long now = mono_ms(), was = last;
+	long long now = clock_ms(), was = last;
 
 	if (now - was >= 1000 && atomic_compare_exchange_strong(&last, &was,
 	    now))
@@ -223,7 +222,7 @@ session_wait_input(int fd, long long deadline)
 	for (;;) {
 		if (server_stop >= 2)
 			return -1;
-		left = deadline ? deadline - mono_ms() : -1;
+		left = deadline ? deadline - clock_ms() : -1;
 		if (deadline && left <= 0)
 			return 0;
 		rc = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
@@ -262,7 +261,7 @@ session_write_by(int fd, const char *p, size_t n, long long deadline)
 			errno = EINTR;
 			return -1;
 		}
-		left = deadline ? deadline - mono_ms() : -1;
+		left = deadline ? deadline - clock_ms() : -1;
 		if (deadline && left <= 0) {
 			errno = EAGAIN;
 			return -1;
@@ -302,7 +301,7 @@ session_linger(int fd, char *junk, size_t len)
 
 	if (shutdown(fd, SHUT_WR) == -1)
 		return;		/* reset by the client already */
-	deadline = mono_ms() + SESSION_LINGER_MS;
+	deadline = clock_ms() + SESSION_LINGER_MS;
 	while (session_wait_input(fd, deadline) > 0 &&
 	    net_read(fd, junk, len) > 0)
 		continue;
@@ -317,7 +316,7 @@ session_write_deadline(const struct server_opts *o)
 
 	if (o->idle_timeout > 0 && (sec == 0 || o->idle_timeout < sec))
 		sec = o->idle_timeout;
-	return sec > 0 ? mono_ms() + 1000LL * sec : 0;
+	return sec > 0 ? clock_ms() + 1000LL * sec : 0;
 }
 
 /* Send what the session has to say, by the write deadline; NULL, or why
@@ -335,7 +334,7 @@ write_all(int fd, struct session *s, const struct server_opts *o)
 	if (session_write_by(fd, p, n, session_write_deadline(o)) == -1)
 		return errno == EAGAIN ? "client not reading" :
 		    errno == EINTR ? "shutdown" : strerror(errno);
-	session_sent(s, n, mono_ms());
+	session_sent(s, n, clock_ms());
 	return NULL;
 }
 
@@ -348,7 +347,7 @@ read_some(int fd, struct session *s, char *in, size_t len)
 	int w;
 
 	if ((w = session_wait_input(fd, session_deadline(s))) <= 0) {
-		if (w == 0 && session_tick(s, mono_ms()))
+		if (w == 0 && session_tick(s, clock_ms()))
 			return s->why;
 		return w == 0 ? NULL : "shutdown";
 	}
@@ -357,7 +356,7 @@ read_some(int fd, struct session *s, char *in, size_t len)
 	if (r == 0)
 		session_eof(s);
 	else
-		session_input(s, in, (size_t)r, mono_ms());
+		session_input(s, in, (size_t)r, clock_ms());
 	return NULL;
 }
 
@@ -370,7 +369,7 @@ session_run(int fd, const char *addr, const struct server_opts *o)
 	const char *why = NULL;
 	int want;
 
-	session_init(&s, o, addr, mono_ms());
+	session_init(&s, o, addr, clock_ms());
 	/*
 	 * All replies to one read leave in one write, and Nagle is off: a
 	 * second small write would otherwise wait for the ACK of the first,

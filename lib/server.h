@@ -58,6 +58,10 @@ struct model {
 #define MODEL_ONESHOT	0x8	/* one line per connection, then close:
 				   no persistent sessions (--list-models
 				   says "[oneshot]") */
+/* What only callers need (--list-models=tsv): */
+#define MODEL_SERIAL	0x10	/* one session at a time */
+#define MODEL_EVENT	0x20	/* sessions on event loops (evsession.h) */
+#define MODEL_ACCEPT_LOCK 0x40	/* takes --accept-lock */
 
 /*
  * 1 after SIGTERM/SIGINT: stop accepting, let sessions finish.  2 when

@@ -12,9 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "net.h"
-#include "opt.h"
 #include "proto.h"
 #include "server.h"
 
@@ -23,7 +23,7 @@ int	serve_oneshot(int, const struct server_opts *);
 static long long
 deadline_of(const struct server_opts *o)
 {
-	return o->idle_timeout ? mono_ms() + 1000LL * o->idle_timeout : 0;
+	return o->idle_timeout ? clock_ms() + 1000LL * o->idle_timeout : 0;
 }
 
 /* Read up to the first '\n'; the reply, if any, is in out. */

@@ -53,9 +53,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "net.h"
-#include "opt.h"
 #include "server.h"
 
 #define RESTART_GAP_MS	1000	/* a slot forks at most once a second */
@@ -311,7 +311,7 @@ spawn(struct pool *p, int lfd, const struct server_opts *o,
     const sigset_t *mask)
 {
 	struct slot *s;
-	long long now = mono_ms(), wait = -1, due;
+	long long now = clock_ms(), wait = -1, due;
 	pid_t pid, parent = getpid();
 	int i;
 
@@ -366,10 +366,10 @@ stop_all(struct pool *p, const sigset_t *mask)
 	if (live(p) == 0)
 		return;
 	signal_all(p, SIGALRM);
-	deadline = mono_ms() + KILL_GRACE_MS;
+	deadline = clock_ms() + KILL_GRACE_MS;
 	/* One clock read per turn, clamped: a remainder read twice can
 	 * come out negative, and pause_ms(-1) would wait for ever. */
-	while (live(p) > 0 && (left = deadline - mono_ms()) > 0) {
+	while (live(p) > 0 && (left = deadline - clock_ms()) > 0) {
 		pause_ms(left > KILL_GRACE_MS ? KILL_GRACE_MS : (int)left,
 		    mask);
 		reap(p, WNOHANG, 1);

@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "casemap.h"
+#include "clock.h"
 #include "log.h"
 #include "net.h"
 #include "opt.h"
@@ -164,12 +165,12 @@ recv_reply(const struct client *c, const char *want, size_t wantlen,
 	struct pollfd pfd;
 	struct iovec iov;
 	struct msghdr msg;
-	long deadline = mono_ms() + c->timeout_ms, left;
+	long deadline = clock_ms() + c->timeout_ms, left;
 	ssize_t n;
 	int rc;
 
 	for (;;) {
-		if ((left = deadline - mono_ms()) <= 0)
+		if ((left = deadline - clock_ms()) <= 0)
 			timed_out(c);
 		pfd.fd = c->fd;
 		pfd.events = POLLIN;
