@@ -3,8 +3,8 @@
  * share everything but how a thread gets its next connection:
  *
  *   prethread        every thread blocks in accept() on the listening
- *                    socket (UNP serv07); --accept-lock puts a mutex
- *                    around accept() as serv07 does, to measure it.
+ *                    socket (UNP serv07); --accept-lock puts the pools'
+ *                    lock (acceptlock.h) around accept(), to measure it.
  *   prethread-queue  the main thread accepts and hands each descriptor
  *                    to the workers over a bounded queue (serv08).
  *
@@ -43,6 +43,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "acceptlock.h"
 #include "log.h"
 #include "net.h"
 #include "server.h"
@@ -54,10 +55,10 @@
 int	serve_prethread(int, const struct server_opts *);
 int	serve_prethread_queue(int, const struct server_opts *);
 
-struct pool;
+struct thread_pool;
 
-struct worker {
-	struct pool	*pool;
+struct pool_thread {
+	struct thread_pool *pool;
 	pthread_t	 thread;
 	int		 id;
 	int		 started;
@@ -71,11 +72,11 @@ struct pending {
 	char		 addr[NET_ADDR_LEN];
 };
 
-struct pool {
+struct thread_pool {
 	const struct server_opts *o;
 	int		 lfd;
 	int		 queued;	/* the prethread-queue variant */
-	pthread_mutex_t	 accept_mu;	/* --accept-lock */
+	struct acceptlock *lock;	/* --accept-lock, else NULL */
 
 	pthread_mutex_t	 mu;		/* everything below */
 	pthread_cond_t	 work;		/* queue not empty, or stopping */
@@ -87,46 +88,25 @@ struct pool {
 	int		 busy;		/* sessions running */
 	struct pending	*q;		/* ring of qcap */
 	int		 qcap, qhead, qlen;
-	struct worker	*w;
+	struct pool_thread *w;
 	int		 n;
 };
 
 /* ---- how a worker gets a connection ---- */
 
-/*
- * accept() in a worker, through server_accept().  EINVAL or EBADF is how
- * the parent or main thread says stop (the listening socket was shut
- * down).  Returns the connection, -1 for none this time, -2 when the
- * socket is gone.
- */
 static int
-take(int lfd, char *addr, size_t addrlen)
+next_accepted(struct thread_pool *p, char *addr)
 {
 	int fd;
 
-	if ((fd = server_accept(lfd, 0, addr, addrlen)) == -1 &&
-	    (errno == EINVAL || errno == EBADF))
-		return -2;
-	return fd;
-}
-
-static int
-next_accepted(struct pool *p, char *addr)
-{
-	int fd;
-
-	do {
-		if (p->o->accept_lock)
-			pthread_mutex_lock(&p->accept_mu);
-		fd = take(p->lfd, addr, NET_ADDR_LEN);
-		if (p->o->accept_lock)
-			pthread_mutex_unlock(&p->accept_mu);
-	} while (fd == -1);
+	while ((fd = acceptlock_accept(p->lock, p->lfd, addr,
+	    NET_ADDR_LEN)) == -1)
+		continue;
 	return fd == -2 ? -1 : fd;
 }
 
 static int
-next_queued(struct pool *p, char *addr)
+next_queued(struct thread_pool *p, char *addr)
 {
 	struct pending *e;
 	int fd = -1;
@@ -150,9 +130,9 @@ next_queued(struct pool *p, char *addr)
 /* ---- the workers ---- */
 
 static void
-begin(struct worker *w, int fd)
+begin(struct pool_thread *w, int fd)
 {
-	struct pool *p = w->pool;
+	struct thread_pool *p = w->pool;
 
 	pthread_mutex_lock(&p->mu);
 	w->fd = fd;
@@ -162,9 +142,9 @@ begin(struct worker *w, int fd)
 }
 
 static void
-end(struct worker *w)
+end(struct pool_thread *w)
 {
-	struct pool *p = w->pool;
+	struct thread_pool *p = w->pool;
 
 	/* Forget the descriptor before closing it: the main thread may
 	 * shut down w->fd at a hard stop, and must not hit a reused one. */
@@ -177,8 +157,8 @@ end(struct worker *w)
 static void *
 worker(void *arg)
 {
-	struct worker *w = arg;
-	struct pool *p = w->pool;
+	struct pool_thread *w = arg;
+	struct thread_pool *p = w->pool;
 	char addr[NET_ADDR_LEN], name[16];
 	int fd;
 
@@ -235,7 +215,7 @@ wait_stop(void)
  * before accepting, so that the clients wait in the listen queue.
  * Returns 0 on stop. */
 static int
-wait_room(struct pool *p)
+wait_room(struct thread_pool *p)
 {
 	struct timespec ts;
 
@@ -252,7 +232,7 @@ wait_room(struct pool *p)
 
 /* Queue a connection, or tell the client the server is busy. */
 static void
-hand_over(struct pool *p, int fd, const char *addr)
+hand_over(struct thread_pool *p, int fd, const char *addr)
 {
 	struct pending *e;
 	int max = p->o->max_clients;
@@ -272,7 +252,7 @@ hand_over(struct pool *p, int fd, const char *addr)
 }
 
 static int
-acceptor(struct pool *p)
+acceptor(struct thread_pool *p)
 {
 	char addr[NET_ADDR_LEN];
 	int fd, rc;
@@ -292,7 +272,7 @@ acceptor(struct pool *p)
 }
 
 static void
-drain(struct pool *p)
+drain(struct thread_pool *p)
 {
 	struct timespec ts;
 	int i;
@@ -316,7 +296,7 @@ drain(struct pool *p)
 }
 
 static int
-start(struct pool *p)
+start(struct thread_pool *p)
 {
 	pthread_attr_t attr;
 	sigset_t stop, old;
@@ -354,7 +334,7 @@ start(struct pool *p)
 }
 
 static void
-report(const struct pool *p)
+report(const struct thread_pool *p)
 {
 	int i;
 
@@ -368,7 +348,7 @@ report(const struct pool *p)
 }
 
 static int
-pool_init(struct pool *p, int lfd, const struct server_opts *o, int queued)
+pool_init(struct thread_pool *p, int lfd, const struct server_opts *o, int queued)
 {
 	int i;
 
@@ -392,7 +372,11 @@ pool_init(struct pool *p, int lfd, const struct server_opts *o, int queued)
 		free(p->q);
 		return -1;
 	}
-	pthread_mutex_init(&p->accept_mu, NULL);
+	if (o->accept_lock && (p->lock = acceptlock_new()) == NULL) {
+		free(p->w);
+		free(p->q);
+		return -1;
+	}
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->work, NULL);
 	pthread_cond_init(&p->room, NULL);
@@ -401,7 +385,7 @@ pool_init(struct pool *p, int lfd, const struct server_opts *o, int queued)
 }
 
 static void
-pool_free(struct pool *p)
+pool_free(struct thread_pool *p)
 {
 	int i;
 
@@ -414,13 +398,13 @@ pool_free(struct pool *p)
 	pthread_cond_destroy(&p->room);
 	pthread_cond_destroy(&p->work);
 	pthread_mutex_destroy(&p->mu);
-	pthread_mutex_destroy(&p->accept_mu);
+	acceptlock_free(p->lock);
 }
 
 static int
 serve(int lfd, const struct server_opts *o, int queued)
 {
-	struct pool p;
+	struct thread_pool p;
 	int i, rc;
 
 	if (pool_init(&p, lfd, o, queued) == -1) {
