@@ -88,7 +88,7 @@ def wchan(pid):
 
 
 def worker_threads(pid):
-    """Thread ids named "worker N" (prethread.c names its threads, so that
+    """Thread ids named "worker N" (threadpool.c names its threads, so that
     a sanitizer's own thread does not count)."""
     tids = []
     try:
