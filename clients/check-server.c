@@ -63,13 +63,6 @@ usage(FILE *f)
 "check passed, 1 otherwise, 2 on bad usage.\n");
 }
 
-static void
-bad_usage(void)
-{
-	usage(stderr);
-	exit(2);
-}
-
 /* ---- words and the report ---- */
 
 /* en or it, by the language; the compiler checks en's format. */
@@ -554,7 +547,7 @@ want_italian(const char *opt)
 		if (strcmp(opt, "it") == 0 || strcmp(opt, "en") == 0)
 			return strcmp(opt, "it") == 0;
 		log_err("--lang: '%s' is not en or it", opt);
-		bad_usage();
+		opt_bad_usage(usage);
 	}
 	/* The first one set decides, as the locale's own order does. */
 	for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
@@ -630,7 +623,7 @@ main(int argc, char **argv)
 		case 'H': c.host = optarg; break;
 		case 'p':
 			if (opt_long("--port", optarg, 1, 65535, &v) == -1)
-				bad_usage();
+				opt_bad_usage(usage);
 			c.port = optarg;
 			break;
 		case 'u': udp = 1; break;
@@ -639,30 +632,25 @@ main(int argc, char **argv)
 		case 't':
 			if (opt_msec("--timeout", optarg, 0, 3600,
 			    &c.timeout_ms) == -1)
-				bad_usage();
+				opt_bad_usage(usage);
 			break;
 		case 'P':
 			if (opt_msec("--pause", optarg, 1, 10,
 			    &c.pause_ms) == -1)
-				bad_usage();
+				opt_bad_usage(usage);
 			break;
 		case 'L': lang = optarg; break;
-		case 'h': usage(stdout); exit(0);
-		case 'V': puts(SOCKLAB_VERSION); exit(0);
-		default: bad_usage();
+		default: opt_common(ch, usage);
 		}
 	}
-	if (optind < argc) {
-		log_err("unexpected argument '%s'", argv[optind]);
-		bad_usage();
-	}
+	opt_no_operands(argc, argv, usage);
 	if (c.port == NULL) {
 		log_err("--port is required");
-		bad_usage();
+		opt_bad_usage(usage);
 	}
 	if (udp + oneshot > 1 || (udp && c.concurrent)) {
 		log_err("--udp goes with neither --oneshot nor --concurrent");
-		bad_usage();
+		opt_bad_usage(usage);
 	}
 	lang_it = want_italian(lang);
 	c.mode = udp ? MODE_UDP : oneshot ? MODE_ONESHOT : MODE_TCP;

@@ -81,13 +81,6 @@ usage(FILE *f)
 }
 
 static void
-bad_usage(void)
-{
-	usage(stderr);
-	exit(2);
-}
-
-static void
 arm_deadline(struct client *c)
 {
 	c->deadline = c->timeout_ms ? clock_ms() + c->timeout_ms : 0;
@@ -430,24 +423,19 @@ main(int argc, char **argv)
 		case 'H': host = optarg; break;
 		case 'p':
 			if (opt_long("--port", optarg, 1, 65535, &v) == -1)
-				bad_usage();
+				opt_bad_usage(usage);
 			port = optarg;
 			break;
 		case '1': c.once = 1; break;
 		case 't':
 			if (opt_msec("--timeout", optarg, 1, 86400,
 			    &c.timeout_ms) == -1)
-				bad_usage();
+				opt_bad_usage(usage);
 			break;
-		case 'h': usage(stdout); exit(0);
-		case 'V': puts(SOCKLAB_VERSION); exit(0);
-		default: bad_usage();
+		default: opt_common(ch, usage);
 		}
 	}
-	if (optind < argc) {
-		log_err("unexpected argument '%s'", argv[optind]);
-		bad_usage();
-	}
+	opt_no_operands(argc, argv, usage);
 	snprintf(c.name, sizeof(c.name), strchr(host, ':') ? "[%s]:%s" :
 	    "%s:%s", host, port);
 	buf_init(&c.in);

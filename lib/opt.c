@@ -3,7 +3,9 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "opt.h"
@@ -69,4 +71,34 @@ opt_msec(const char *opt, const char *s, int zero_ok, double max, int *ms)
 	}
 	*ms = v == 0 ? 0 : v * 1000 < 1 ? 1 : (int)(v * 1000 + 0.5);
 	return 0;
+}
+
+void
+opt_bad_usage(opt_usage_fn *usage)
+{
+	usage(stderr);
+	exit(2);
+}
+
+void
+opt_common(int ch, opt_usage_fn *usage)
+{
+	if (ch == 'h') {
+		usage(stdout);
+		exit(0);
+	}
+	if (ch == 'V') {
+		puts(SOCKLAB_VERSION);
+		exit(0);
+	}
+	opt_bad_usage(usage);
+}
+
+void
+opt_no_operands(int argc, char **argv, opt_usage_fn *usage)
+{
+	if (optind < argc) {
+		log_err("unexpected argument '%s'", argv[optind]);
+		opt_bad_usage(usage);
+	}
 }

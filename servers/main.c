@@ -247,16 +247,10 @@ parse(int argc, char **argv, struct server_opts *o)
 		case 'A': o->accept_lock = 1; break;
 		case 'q': o->quiet = 1; break;
 		case 'l': list_models(optarg); exit(0);
-		case 'h': usage(stdout); exit(0);
-		case 'V': puts(SOCKLAB_VERSION); exit(0);
-		default: usage(stderr); exit(2);
+		default: opt_common(ch, usage);
 		}
 	}
-	if (optind < argc) {
-		log_err("unexpected argument '%s'", argv[optind]);
-		usage(stderr);
-		exit(2);
-	}
+	opt_no_operands(argc, argv, usage);
 	if (find_model(o->model) == NULL) {
 		log_err("unknown model '%s'; try --list-models", o->model);
 		exit(2);
