@@ -394,6 +394,34 @@ session_run(int fd, const char *addr, const struct server_opts *o)
 	session_end(&s, why);
 }
 
+int
+server_serial(int lfd, const struct server_opts *o, server_conn_fn *serve)
+{
+	char addr[NET_ADDR_LEN];
+	int fd, rc;
+
+	if (server_ready(lfd, o) == -1) {
+		close(lfd);
+		return -1;
+	}
+	/* Nobody accepts while a client is served: refuse new ones at the
+	 * stop from the signal handler. */
+	server_refuse_on_stop(lfd);
+	while ((rc = server_wait_accept(lfd)) == 1) {
+		if ((fd = server_accept(lfd, 0, addr, sizeof(addr))) == -1)
+			continue;
+		serve(fd, addr, o);
+		close(fd);
+	}
+	server_refuse_on_stop(-1);
+	close(lfd);
+	if (rc == -1) {
+		log_err("poll: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 void
 server_busy(int fd)
 {

@@ -155,6 +155,17 @@ void	session_linger(int fd, char *junk, size_t len);
  * if shorter (0: none), for session_write_by(). */
 long long	session_write_deadline(const struct server_opts *);
 
+/*
+ * The whole of a model that serves one connection at a time in the
+ * thread that accepts (iterative, oneshot): announce, then accept and
+ * serve(fd, addr, o) each in turn, until a stop; the listener is shut
+ * down from the first stop signal (server_refuse_on_stop).  Owns lfd,
+ * closes each fd after serve().  0, or -1 after logging.
+ */
+typedef void	server_conn_fn(int fd, const char *addr,
+		    const struct server_opts *);
+int	server_serial(int lfd, const struct server_opts *, server_conn_fn *);
+
 /* Tell a client over --max-clients that it is not served, and close it. */
 void	server_busy(int fd);
 

@@ -10,7 +10,6 @@
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "clock.h"
 #include "log.h"
@@ -85,27 +84,5 @@ serve_one(int fd, const char *addr, const struct server_opts *o)
 int
 serve_oneshot(int lfd, const struct server_opts *o)
 {
-	char addr[NET_ADDR_LEN];
-	int fd, rc;
-
-	if (server_ready(lfd, o) == -1) {
-		close(lfd);
-		return -1;
-	}
-	/* Nobody accepts while a client is served: refuse new ones at the
-	 * stop from the signal handler, as iterative does. */
-	server_refuse_on_stop(lfd);
-	while ((rc = server_wait_accept(lfd)) == 1) {
-		if ((fd = server_accept(lfd, 0, addr, sizeof(addr))) == -1)
-			continue;
-		serve_one(fd, addr, o);
-		close(fd);
-	}
-	server_refuse_on_stop(-1);
-	close(lfd);
-	if (rc == -1) {
-		log_err("poll: %s", strerror(errno));
-		return -1;
-	}
-	return 0;
+	return server_serial(lfd, o, serve_one);
 }
