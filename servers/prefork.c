@@ -91,7 +91,7 @@ slots_size(int n)
 }
 
 static struct slots *
-slots_create(int n)
+slots_create(int n, int locked)
 {
 	struct slots *p;
 
@@ -103,6 +103,10 @@ slots_create(int n)
 	}
 	memset(p, 0, slots_size(n));
 	p->nslots = n;
+	if (locked && (p->lock = acceptlock_new()) == NULL) {
+		munmap(p, slots_size(n));
+		return NULL;
+	}
 	return p;
 }
 
@@ -361,12 +365,7 @@ serve_prefork(int lfd, const struct server_opts *o)
 
 	if (o->max_clients > 0 && o->max_clients < n)
 		n = o->max_clients;
-	if ((p = slots_create(n)) == NULL) {
-		close(lfd);
-		return -1;
-	}
-	if (o->accept_lock && (p->lock = acceptlock_new()) == NULL) {
-		free_slots(p);
+	if ((p = slots_create(n, o->accept_lock)) == NULL) {
 		close(lfd);
 		return -1;
 	}
