@@ -31,6 +31,7 @@
 #include "buf.h"
 #include "casemap.h"
 #include "check.h"
+#include "clock.h"
 #include "log.h"
 #include "net.h"
 #include "opt.h"
@@ -60,13 +61,6 @@ usage(FILE *f)
 "Runs each check on its own connection and prints PASS or FAIL, and for a\n"
 "failure what went wrong and why it matters.  Exit status 0 when every\n"
 "check passed, 1 otherwise, 2 on bad usage.\n");
-}
-
-static void
-bad_usage(void)
-{
-	usage(stderr);
-	exit(2);
 }
 
 /* ---- words and the report ---- */
@@ -216,7 +210,7 @@ wait_fd(int fd, short ev, long long deadline)
 	int rc;
 
 	for (;;) {
-		left = deadline - mono_ms();
+		left = deadline - clock_ms();
 		if (left <= 0)
 			return 0;
 		rc = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
@@ -259,7 +253,7 @@ static int
 send_by(const struct ctx *c, int fd, const char *p, size_t n,
     struct result *r)
 {
-	long long deadline = mono_ms() + c->timeout_ms;
+	long long deadline = clock_ms() + c->timeout_ms;
 	ssize_t w;
 
 	while (n > 0) {
@@ -317,7 +311,7 @@ send_str(const struct ctx *c, int fd, const char *s, struct result *r)
 int
 collect(int fd, struct buf *b, size_t want, int wait_ms)
 {
-	long long deadline = mono_ms() + wait_ms;
+	long long deadline = clock_ms() + wait_ms;
 	ssize_t n;
 	char *p;
 
@@ -332,8 +326,8 @@ collect(int fd, struct buf *b, size_t want, int wait_ms)
 		if (n == -1)
 			return errno == ECONNRESET ? GOT_RESET : GOT_ERROR;
 		b->len += (size_t)n;
-		if (deadline > mono_ms() + GAP_MS)
-			deadline = mono_ms() + GAP_MS;
+		if (deadline > clock_ms() + GAP_MS)
+			deadline = clock_ms() + GAP_MS;
 	}
 	return GOT_ENOUGH;
 }
@@ -513,7 +507,7 @@ udp_expect(const struct ctx *c, int fd, const char *sent, int same_port,
 	size_t n;
 	ssize_t len;
 
-	if (wait_fd(fd, POLLIN, mono_ms() + c->timeout_ms) <= 0) {
+	if (wait_fd(fd, POLLIN, clock_ms() + c->timeout_ms) <= 0) {
 		fail(r, "no reply in %g s", "nessuna risposta in %g s",
 		    c->timeout_ms / 1000.0);
 		return -1;
@@ -553,7 +547,7 @@ want_italian(const char *opt)
 		if (strcmp(opt, "it") == 0 || strcmp(opt, "en") == 0)
 			return strcmp(opt, "it") == 0;
 		log_err("--lang: '%s' is not en or it", opt);
-		bad_usage();
+		opt_bad_usage(usage);
 	}
 	/* The first one set decides, as the locale's own order does. */
 	for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
@@ -629,7 +623,7 @@ main(int argc, char **argv)
 		case 'H': c.host = optarg; break;
 		case 'p':
 			if (opt_long("--port", optarg, 1, 65535, &v) == -1)
-				bad_usage();
+				opt_bad_usage(usage);
 			c.port = optarg;
 			break;
 		case 'u': udp = 1; break;
@@ -638,30 +632,25 @@ main(int argc, char **argv)
 		case 't':
 			if (opt_msec("--timeout", optarg, 0, 3600,
 			    &c.timeout_ms) == -1)
-				bad_usage();
+				opt_bad_usage(usage);
 			break;
 		case 'P':
 			if (opt_msec("--pause", optarg, 1, 10,
 			    &c.pause_ms) == -1)
-				bad_usage();
+				opt_bad_usage(usage);
 			break;
 		case 'L': lang = optarg; break;
-		case 'h': usage(stdout); exit(0);
-		case 'V': puts(SOCKLAB_VERSION); exit(0);
-		default: bad_usage();
+		default: opt_common(ch, usage);
 		}
 	}
-	if (optind < argc) {
-		log_err("unexpected argument '%s'", argv[optind]);
-		bad_usage();
-	}
+	opt_no_operands(argc, argv, usage);
 	if (c.port == NULL) {
 		log_err("--port is required");
-		bad_usage();
+		opt_bad_usage(usage);
 	}
 	if (udp + oneshot > 1 || (udp && c.concurrent)) {
 		log_err("--udp goes with neither --oneshot nor --concurrent");
-		bad_usage();
+		opt_bad_usage(usage);
 	}
 	lang_it = want_italian(lang);
 	c.mode = udp ? MODE_UDP : oneshot ? MODE_ONESHOT : MODE_TCP;

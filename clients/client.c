@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "log.h"
 #include "net.h"
 #include "opt.h"
@@ -80,16 +81,9 @@ usage(FILE *f)
 }
 
 static void
-bad_usage(void)
-{
-	usage(stderr);
-	exit(2);
-}
-
-static void
 arm_deadline(struct client *c)
 {
-	c->deadline = c->timeout_ms ? mono_ms() + c->timeout_ms : 0;
+	c->deadline = c->timeout_ms ? clock_ms() + c->timeout_ms : 0;
 }
 
 static void
@@ -258,7 +252,7 @@ wait_writable(struct client *c, long long end)
 	pfd.fd = c->fd;
 	pfd.events = POLLOUT;
 	for (;;) {
-		if (end && (left = end - mono_ms()) <= 0)
+		if (end && (left = end - clock_ms()) <= 0)
 			die(1, "timed out: %s took no more of the line in %g s",
 			    c->name, c->timeout_ms / 1000.0);
 		rc = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
@@ -277,7 +271,7 @@ wait_writable(struct client *c, long long end)
 static void
 send_bytes(struct client *c, const char *p, size_t n)
 {
-	long long end = c->timeout_ms ? mono_ms() + c->timeout_ms : 0;
+	long long end = c->timeout_ms ? clock_ms() + c->timeout_ms : 0;
 	ssize_t w;
 
 	while (n > 0) {
@@ -378,7 +372,7 @@ run(struct client *c)
 		}
 		timeout = -1;
 		if (c->deadline && (c->waiting || c->done)) {
-			left = c->deadline - mono_ms();
+			left = c->deadline - clock_ms();
 			if (left <= 0 && c->waiting)
 				die(1, "timed out: no reply from %s in %g s",
 				    c->name, c->timeout_ms / 1000.0);
@@ -429,24 +423,19 @@ main(int argc, char **argv)
 		case 'H': host = optarg; break;
 		case 'p':
 			if (opt_long("--port", optarg, 1, 65535, &v) == -1)
-				bad_usage();
+				opt_bad_usage(usage);
 			port = optarg;
 			break;
 		case '1': c.once = 1; break;
 		case 't':
 			if (opt_msec("--timeout", optarg, 1, 86400,
 			    &c.timeout_ms) == -1)
-				bad_usage();
+				opt_bad_usage(usage);
 			break;
-		case 'h': usage(stdout); exit(0);
-		case 'V': puts(SOCKLAB_VERSION); exit(0);
-		default: bad_usage();
+		default: opt_common(ch, usage);
 		}
 	}
-	if (optind < argc) {
-		log_err("unexpected argument '%s'", argv[optind]);
-		bad_usage();
-	}
+	opt_no_operands(argc, argv, usage);
 	snprintf(c.name, sizeof(c.name), strchr(host, ':') ? "[%s]:%s" :
 	    "%s:%s", host, port);
 	buf_init(&c.in);

@@ -15,9 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "ev.h"
 
 #define EV_MAXEVENTS	256	/* events taken per epoll_wait */
@@ -37,16 +37,6 @@ struct ev_loop {
 	long long		 now;
 	int			 stop;
 };
-
-static long long
-clock_ms(void)
-{
-	struct timespec ts;
-
-	/* CLOCK_MONOTONIC cannot fail with a valid pointer. */
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 struct ev_loop *
 ev_create(char *err, size_t errlen)

@@ -3,22 +3,23 @@
  * through the protocol, buffered output with backpressure, the idle
  * timeout, and the drain at shutdown.
  *
- * A session reads at most READS_PER_TURN chunks each time the loop
+ * The readiness driver of the session core (session.h): the core says
+ * what a session wants, this watches for it.  A session reads at most
+ * READS_PER_TURN chunks each time the loop
  * comes round, so that a client pipelining megabytes gets its share and
  * no more; the loop is level-triggered and comes back for the rest.
- * Replies to each chunk leave in one send().  A client that does not
- * read them is not read from while more than max_output bytes wait, and
- * is read again once they fall below half of it, so a session holds at
- * most max_output + CASE_MAX_EXPANSION * READ_CHUNK bytes of replies
- * and max_line bytes of partial line.  A client that takes none of its
+ * Replies to each chunk leave in one send(); the core bounds them
+ * (--max-output), so a session holds at most max_output +
+ * CASE_MAX_EXPANSION * READ_CHUNK bytes of replies and max_line bytes
+ * of partial line.  A client that takes none of its
  * replies for --write-timeout seconds is closed: sessions with replies
  * waiting are kept in a list in the order their client last took some.
  * What all sessions hold, replies and partial lines, is counted across
  * the loops of a server: past --max-memory a loop closes its sessions
  * that hold most.
  *
- * A session that ends while the client may still be sending (see
- * session_lingers) lingers once its replies are out, as session_run
+ * A session that ends while the client may still be sending (the
+ * core's SESSION_LINGER) lingers once its replies are out, as session_run
  * does: it sends its FIN, drops what the client still sends, and closes
  * at the client's EOF or after SESSION_LINGER_MS, so that no reset
  * overtakes the last replies.  Lingering sessions wait in a list of
@@ -41,42 +42,37 @@
 #include "net.h"
 #include "proto.h"
 #include "server.h"
+#include "session.h"
 
 #define READ_CHUNK	16384
 #define READS_PER_TURN	4	/* 64 KiB per client per turn */
 #define ACCEPTS_PER_TURN 64	/* then let the sessions have a turn */
 #define ACCEPT_PAUSE_MS	100	/* out of descriptors: stop accepting */
 
-/* A session's place in one list; a list knows which of a session's
- * links is its own (by offset), so that a session can be in two. */
+/* A connection's place in one list; a list knows which of a connection's
+ * links is its own (by offset), so that a connection can be in two. */
 struct link {
-	struct session	*prev, *next;
+	struct conn	*prev, *next;
 };
 
-struct session {
+/* A session (the core's state) on a descriptor of this loop. */
+struct conn {
 	struct evs	*es;
 	int		 fd;
-	int		 paused;	/* not read: too many replies wait */
-	int		 closing;	/* send what is left, then close */
-	int		 linger;	/* closing: then linger first */
 	int		 lingering;	/* FIN sent, input dropped */
-	const char	*why;		/* for the log, once closing */
-	long long	 active;	/* ev_now() of the last whole line,
-					   or when lingering began */
+	long long	 linger_at;	/* ev_now() when lingering began */
 	struct link	 age;		/* in es->serving or es->lingering */
 	struct link	 out_wait;	/* in es->waiting, if waiting */
 	int		 waiting;	/* replies wait for the client */
 	int		 took;		/* it took some since update() */
 	long long	 took_at;	/* ev_now() when it last took some */
 	long long	 held;		/* bytes counted in shared->memory */
-	struct proto	 p;
-	struct buf	 out;
-	char		 addr[NET_ADDR_LEN];
+	struct session	 s;
 };
 
 struct list {
-	struct session	*head, *tail;
-	size_t		 link;		/* offsetof(struct session, its link) */
+	struct conn	*head, *tail;
+	size_t		 link;		/* offsetof(struct conn, its link) */
 };
 
 struct evs {
@@ -87,7 +83,7 @@ struct evs {
 	struct evs_shared own;
 	int		 nsessions;	/* of this loop */
 	int		 stopping;
-	struct list	 serving;	/* least recently active first */
+	struct list	 serving;	/* idle clock due first first */
 	struct list	 lingering;	/* the first to give up first */
 	struct list	 waiting;	/* replies not taken longest first */
 	struct ev_timer	 idle;		/* due when serving's head goes idle */
@@ -100,27 +96,21 @@ struct evs {
 static void	on_io(struct ev_loop *, int, int, void *);
 
 static long long
-idle_ms(const struct evs *es)
-{
-	return 1000LL * es->o->idle_timeout;
-}
-
-static long long
 write_ms(const struct evs *es)
 {
 	return 1000LL * es->o->write_timeout;
 }
 
 static struct link *
-link_of(const struct list *l, struct session *s)
+link_of(const struct list *l, struct conn *c)
 {
-	return (struct link *)(void *)((char *)s + l->link);
+	return (struct link *)(void *)((char *)c + l->link);
 }
 
 static void
-list_unlink(struct list *l, struct session *s)
+list_unlink(struct list *l, struct conn *c)
 {
-	struct link *k = link_of(l, s);
+	struct link *k = link_of(l, c);
 
 	if (k->prev)
 		link_of(l, k->prev)->next = k->next;
@@ -134,30 +124,29 @@ list_unlink(struct list *l, struct session *s)
 }
 
 static void
-list_append(struct list *l, struct session *s)
+list_append(struct list *l, struct conn *c)
 {
-	struct link *k = link_of(l, s);
+	struct link *k = link_of(l, c);
 
 	k->prev = l->tail;
 	k->next = NULL;
 	if (l->tail)
-		link_of(l, l->tail)->next = s;
+		link_of(l, l->tail)->next = c;
 	else
-		l->head = s;
-	l->tail = s;
+		l->head = c;
+	l->tail = c;
 }
 
-/* A whole line came: the idle clock restarts, and the session goes to
- * the tail of the list, so the head is always the first to time out. */
+/* The core restarted the idle clock: the session goes to the tail of
+ * the list, so the head is always the first to time out (O(1)). */
 static void
-touch(struct session *s)
+touch(struct conn *c)
 {
-	struct evs *es = s->es;
+	struct evs *es = c->es;
 
-	s->active = ev_now(es->loop);
-	if (es->serving.tail != s) {
-		list_unlink(&es->serving, s);
-		list_append(&es->serving, s);
+	if (es->serving.tail != c) {
+		list_unlink(&es->serving, c);
+		list_append(&es->serving, c);
 	}
 }
 
@@ -176,26 +165,25 @@ admit(struct evs *es)
 	return 1;
 }
 
+/* why NULL: the reason the core gave. */
 static void
-session_close(struct session *s, const char *why)
+conn_close(struct conn *c, const char *why)
 {
-	struct evs *es = s->es;
+	struct evs *es = c->es;
 
-	if (ev_remove(es->loop, s->fd) == -1)
-		log_err("event loop: cannot forget fd %d: %s", s->fd,
+	if (ev_remove(es->loop, c->fd) == -1)
+		log_err("event loop: cannot forget fd %d: %s", c->fd,
 		    strerror(errno));
-	if (close(s->fd) == -1)
+	if (close(c->fd) == -1)
 		log_err("close: %s", strerror(errno));
-	list_unlink(s->lingering ? &es->lingering : &es->serving, s);
-	if (s->waiting)
-		list_unlink(&es->waiting, s);
-	atomic_fetch_sub(&es->shared->memory, s->held);
+	list_unlink(c->lingering ? &es->lingering : &es->serving, c);
+	if (c->waiting)
+		list_unlink(&es->waiting, c);
+	atomic_fetch_sub(&es->shared->memory, c->held);
 	atomic_fetch_sub(&es->shared->sessions, 1);
 	es->nsessions--;
-	log_session_close(es->o, s->addr, s->p.lines, why);
-	proto_free(&s->p);
-	buf_free(&s->out);
-	free(s);
+	session_end(&c->s, why);
+	free(c);
 	if (es->serving.head == NULL)
 		ev_timer_stop(es->loop, &es->idle);
 	if (es->lingering.head == NULL)
@@ -208,88 +196,56 @@ session_close(struct session *s, const char *why)
 
 /* Send what the socket takes now; 0, or -1 with errno if it broke. */
 static int
-flush(struct session *s)
+flush(struct conn *c)
 {
+	const char *p;
+	size_t n;
 	ssize_t w;
 
-	while (buf_pending(&s->out) > 0) {
-		w = send(s->fd, buf_head(&s->out), buf_pending(&s->out),
-		    MSG_NOSIGNAL);
+	while ((p = session_output(&c->s, &n)) != NULL) {
+		w = send(c->fd, p, n, MSG_NOSIGNAL);
 		if (w == -1 && errno == EINTR)
 			continue;
+		session_sent(&c->s, w > 0 ? (size_t)w : 0, ev_now(c->es->loop));
 		if (w == -1)
 			return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
-		buf_consume(&s->out, (size_t)w);
-		s->took = 1;
+		c->took = 1;
 		/* A short send means the socket buffer is full: another
 		 * try now would only return EAGAIN. */
-		if (buf_pending(&s->out) > 0)
+		if ((size_t)w < n)
 			return 0;
 	}
-	buf_shrink(&s->out, SESSION_OUT_KEEP);
 	return 0;
-}
-
-static void
-finish(struct session *s, const char *why)
-{
-	s->closing = 1;
-	s->why = why;
-}
-
-static const char *
-status_why(enum proto_status st)
-{
-	return st == PROTO_END ? "client sent '.'" :
-	    st == PROTO_TOOLONG ? "line too long" : "out of memory";
 }
 
 /*
  * Read a few chunks, answer them, send the answers.  Returns -1 if the
- * session was closed, else 0 (it may be closing: see update()).
+ * session was closed, else 0 (it may be done: see update()).
  */
 static int
-serve_input(struct session *s)
+serve_input(struct conn *c)
 {
-	struct evs *es = s->es;
-	enum proto_status st;
-	unsigned long lines;
-	size_t used;
+	struct evs *es = c->es;
 	ssize_t r;
 	int i;
 
 	for (i = 0; i < READS_PER_TURN; i++) {
-		if (buf_pending(&s->out) > es->o->max_output)
-			break;		/* update() stops reading */
-		if ((r = net_read(s->fd, es->in, sizeof(es->in))) == -1) {
+		if (!(session_next(&c->s) & SESSION_READ))
+			break;		/* done, or too many replies wait */
+		if ((r = net_read(c->fd, es->in, sizeof(es->in))) == -1) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				break;
-			session_close(s, strerror(errno));
+			conn_close(c, strerror(errno));
 			return -1;
 		}
 		if (r == 0) {
-			/* Half-closed, maybe: the replies still go out. */
-			finish(s, proto_partial(&s->p) > 0 ?
-			    "client closed mid-line" : "client closed");
+			session_eof(&c->s);
 			break;
 		}
-		lines = s->p.lines;
-		st = proto_feed(&s->p, es->in, (size_t)r, &s->out, &used);
-		if (s->p.lines != lines)
-			touch(s);
-		if (st == PROTO_NOMEM) {
-			session_close(s, status_why(st));
+		session_input(&c->s, es->in, (size_t)r, ev_now(es->loop));
+		if (flush(c) == -1) {
+			conn_close(c, strerror(errno));
 			return -1;
-		}
-		if (flush(s) == -1) {
-			session_close(s, strerror(errno));
-			return -1;
-		}
-		if (st != PROTO_MORE) {
-			finish(s, status_why(st));
-			s->linger = session_lingers(s->fd, st,
-			    (size_t)r - used);
-			break;
 		}
 		if ((size_t)r < sizeof(es->in))
 			break;		/* drained, most likely */
@@ -302,39 +258,39 @@ serve_input(struct session *s)
  * SESSION_LINGER_MS have passed (on_linger).
  */
 static void
-linger_start(struct session *s)
+linger_start(struct conn *c)
 {
-	struct evs *es = s->es;
+	struct evs *es = c->es;
 
-	if (shutdown(s->fd, SHUT_WR) == -1 ||
-	    ev_modify(es->loop, s->fd, EV_READ) == -1) {
-		session_close(s, s->why);
+	if (shutdown(c->fd, SHUT_WR) == -1 ||
+	    ev_modify(es->loop, c->fd, EV_READ) == -1) {
+		conn_close(c, NULL);
 		return;
 	}
-	list_unlink(&es->serving, s);
+	list_unlink(&es->serving, c);
 	if (es->serving.head == NULL)
 		ev_timer_stop(es->loop, &es->idle);
-	s->lingering = 1;
-	s->active = ev_now(es->loop);
-	list_append(&es->lingering, s);
+	c->lingering = 1;
+	c->linger_at = ev_now(es->loop);
+	list_append(&es->lingering, c);
 	if (!es->linger.armed)
 		ev_timer_start(es->loop, &es->linger, SESSION_LINGER_MS);
 }
 
 /* Lingering: drop what comes, and close at the client's EOF. */
 static void
-drop_input(struct session *s)
+drop_input(struct conn *c)
 {
-	struct evs *es = s->es;
+	struct evs *es = c->es;
 	ssize_t r;
 	int i;
 
 	for (i = 0; i < READS_PER_TURN; i++) {
-		if ((r = net_read(s->fd, es->in, sizeof(es->in))) > 0)
+		if ((r = net_read(c->fd, es->in, sizeof(es->in))) > 0)
 			continue;
 		if (r == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return;
-		session_close(s, s->why);	/* EOF, or a reset: done */
+		conn_close(c, NULL);	/* EOF, or a reset: done */
 		return;
 	}
 }
@@ -345,75 +301,74 @@ drop_input(struct session *s)
  * some; it leaves the list when they are all out.
  */
 static void
-track_waiting(struct session *s)
+track_waiting(struct conn *c)
 {
-	struct evs *es = s->es;
-	int pending = buf_pending(&s->out) > 0;
+	struct evs *es = c->es;
+	int pending = session_pending(&c->s) > 0;
 
-	if (s->waiting && (!pending || s->took)) {
-		list_unlink(&es->waiting, s);
-		s->waiting = 0;
+	if (c->waiting && (!pending || c->took)) {
+		list_unlink(&es->waiting, c);
+		c->waiting = 0;
 	}
-	s->took = 0;
-	if (!pending || s->waiting || es->o->write_timeout == 0)
+	c->took = 0;
+	if (!pending || c->waiting || es->o->write_timeout == 0)
 		return;
-	s->waiting = 1;
-	s->took_at = ev_now(es->loop);
-	list_append(&es->waiting, s);
+	c->waiting = 1;
+	c->took_at = ev_now(es->loop);
+	list_append(&es->waiting, c);
 	if (!es->stalled.armed)
 		ev_timer_start(es->loop, &es->stalled, write_ms(es));
 }
 
 /* What the session holds, in the count of all loops. */
 static void
-count_memory(struct session *s)
+count_memory(struct conn *c)
 {
-	long long now = (long long)(buf_pending(&s->out) +
-	    proto_partial(&s->p));
+	long long now = (long long)session_held(&c->s);
 
-	if (now != s->held) {
-		atomic_fetch_add(&s->es->shared->memory, now - s->held);
-		s->held = now;
+	if (now != c->held) {
+		atomic_fetch_add(&c->es->shared->memory, now - c->held);
+		c->held = now;
 	}
 }
 
-/* Close a session that is done, or watch what it needs next. */
+/* Close a session that is done, or watch what it wants next. */
 static void
-update(struct session *s)
+update(struct conn *c)
 {
-	size_t pending = buf_pending(&s->out);
-	int mask = 0;
+	int want, mask = 0;
 
-	count_memory(s);
-	track_waiting(s);
-	if (s->closing && pending == 0) {
-		if (s->linger)
-			linger_start(s);
-		else
-			session_close(s, s->why);
+	count_memory(c);
+	track_waiting(c);
+	if ((want = session_next(&c->s)) & SESSION_PROBE) {
+		session_probe(&c->s, session_peer_readable(c->fd));
+		want = session_next(&c->s);
+	}
+	if (want & SESSION_LINGER) {
+		linger_start(c);
 		return;
 	}
-	if (s->paused && pending <= s->es->o->max_output / 2)
-		s->paused = 0;
-	else if (!s->paused && pending > s->es->o->max_output)
-		s->paused = 1;
-	if (!s->closing && !s->paused)
+	if (want & SESSION_CLOSE) {
+		conn_close(c, NULL);
+		return;
+	}
+	if (want & SESSION_READ)
 		mask |= EV_READ;
-	if (pending > 0)
+	if (want & SESSION_WRITE)
 		mask |= EV_WRITE;
-	if (ev_modify(s->es->loop, s->fd, mask) == -1)
-		session_close(s, strerror(errno));
+	if (ev_modify(c->es->loop, c->fd, mask) == -1)
+		conn_close(c, strerror(errno));
 }
 
 /* This loop's session that holds most, or NULL if none holds any. */
-static struct session *
+static struct conn *
 heaviest(struct evs *es)
 {
-	struct session *s, *max = NULL;
+	struct conn *c, *max = NULL;
 
-	for (s = es->serving.head; s != NULL; s = s->age.next)
-		if (s->held > 0 && (max == NULL || s->held > max->held))
-			max = s;
+	for (c = es->serving.head; c != NULL; c = c->age.next)
+		if (c->held > 0 && (max == NULL || c->held > max->held))
+			max = c;
 	return max;
 }
 
@@ -429,90 +384,82 @@ shed(struct evs *es)
 {
 	static const char msg[] = "ERR server out of memory\n";
 	long long max = (long long)es->o->max_memory;
-	struct session *s;
+	struct conn *c;
 
 	if (max == 0 || atomic_load(&es->shared->memory) <= max)
 		return;
 	while (atomic_load(&es->shared->memory) > max - max / 8 &&
-	    (s = heaviest(es)) != NULL) {
-		(void)send(s->fd, msg, sizeof(msg) - 1,
+	    (c = heaviest(es)) != NULL) {
+		(void)send(c->fd, msg, sizeof(msg) - 1,
 		    MSG_NOSIGNAL | MSG_DONTWAIT);
-		session_close(s, "server memory full (--max-memory)");
+		conn_close(c, "server memory full (--max-memory)");
 	}
 }
 
 static void
 on_io(struct ev_loop *loop, int fd, int ready, void *arg)
 {
-	struct session *s = arg;
-	struct evs *es = s->es;
-	size_t before = buf_pending(&s->out);
+	struct conn *c = arg;
+	struct evs *es = c->es;
+	long long active = c->s.active;
 
 	(void)loop;
 	(void)fd;
-	if (s->lingering) {
-		drop_input(s);
+	if (c->lingering) {
+		drop_input(c);
 		return;
 	}
-	if ((ready & EV_WRITE) && flush(s) == -1) {
-		session_close(s, strerror(errno));
+	if ((ready & EV_WRITE) && flush(c) == -1) {
+		conn_close(c, strerror(errno));
 		return;
 	}
-	/*
-	 * A client reading a backlog of replies completes no line, as we
-	 * do not read it meanwhile: its progress counts as activity (as a
-	 * batch written does for session_run's write deadline).
-	 */
-	if (buf_pending(&s->out) < before)
-		touch(s);
-	if ((ready & EV_READ) && serve_input(s) == -1)
+	if ((ready & EV_READ) && serve_input(c) == -1)
 		return;
-	update(s);		/* may close s */
+	if (c->s.active != active)
+		touch(c);
+	update(c);		/* may close c */
 	shed(es);
 }
 
 static int
-session_new(struct evs *es, int fd, const char *addr)
+conn_new(struct evs *es, int fd, const char *addr)
 {
-	struct session *s;
+	struct conn *c;
 
-	if ((s = calloc(1, sizeof(*s))) == NULL)
+	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return -1;
-	s->es = es;
-	s->fd = fd;
-	proto_init(&s->p, es->o->max_line);
-	buf_init(&s->out);
-	strcpy(s->addr, addr);
-	if (ev_add(es->loop, fd, EV_READ, on_io, s) == -1) {
-		free(s);
+	c->es = es;
+	c->fd = fd;
+	if (ev_add(es->loop, fd, EV_READ, on_io, c) == -1) {
+		free(c);
 		return -1;
 	}
 	/* Replies leave in one send per chunk read; without Nagle it goes
 	 * at once instead of waiting for the client's delayed ACK. */
 	if (net_nodelay(fd, 1) == -1 && errno != EOPNOTSUPP)
 		log_err("TCP_NODELAY: %s", strerror(errno));
-	s->active = ev_now(es->loop);
-	list_append(&es->serving, s);
+	session_init(&c->s, es->o, addr, ev_now(es->loop));
+	list_append(&es->serving, c);
 	es->nsessions++;
 	if (es->o->idle_timeout > 0 && !es->idle.armed)
-		ev_timer_start(es->loop, &es->idle, idle_ms(es));
-	log_session_open(es->o, addr);
+		ev_timer_start(es->loop, &es->idle,
+		    session_deadline(&c->s) - ev_now(es->loop));
 	return 0;
 }
 
-/* Close the sessions that completed no line for --idle-timeout. */
+/* Close the sessions whose idle clock ran out (session_tick). */
 static void
 on_idle(struct ev_loop *loop, struct ev_timer *t, void *arg)
 {
 	struct evs *es = arg;
-	struct session *s;
-	long long now = ev_now(loop), limit = idle_ms(es);
+	struct conn *c;
+	long long now = ev_now(loop);
 
-	while ((s = es->serving.head) != NULL && s->active + limit <= now)
-		session_close(s, buf_pending(&s->out) > 0 ?
-		    "client not reading" : "idle timeout");
+	while ((c = es->serving.head) != NULL && session_tick(&c->s, now))
+		conn_close(c, NULL);
 	if (es->serving.head != NULL)
-		ev_timer_start(loop, t, es->serving.head->active + limit - now);
+		ev_timer_start(loop, t,
+		    session_deadline(&es->serving.head->s) - now);
 }
 
 /* Close the sessions whose client took none of their replies for
@@ -521,11 +468,11 @@ static void
 on_stalled(struct ev_loop *loop, struct ev_timer *t, void *arg)
 {
 	struct evs *es = arg;
-	struct session *s;
+	struct conn *c;
 	long long now = ev_now(loop), limit = write_ms(es);
 
-	while ((s = es->waiting.head) != NULL && s->took_at + limit <= now)
-		session_close(s, "client not reading");
+	while ((c = es->waiting.head) != NULL && c->took_at + limit <= now)
+		conn_close(c, "client not reading");
 	if (es->waiting.head != NULL)
 		ev_timer_start(loop, t, es->waiting.head->took_at + limit - now);
 }
@@ -535,15 +482,15 @@ static void
 on_linger(struct ev_loop *loop, struct ev_timer *t, void *arg)
 {
 	struct evs *es = arg;
-	struct session *s;
+	struct conn *c;
 	long long now = ev_now(loop);
 
-	while ((s = es->lingering.head) != NULL &&
-	    s->active + SESSION_LINGER_MS <= now)
-		session_close(s, s->why);
+	while ((c = es->lingering.head) != NULL &&
+	    c->linger_at + SESSION_LINGER_MS <= now)
+		conn_close(c, NULL);
 	if (es->lingering.head != NULL)
 		ev_timer_start(loop, t,
-		    es->lingering.head->active + SESSION_LINGER_MS - now);
+		    es->lingering.head->linger_at + SESSION_LINGER_MS - now);
 }
 
 static void
@@ -607,7 +554,7 @@ on_accept(struct ev_loop *loop, int lfd, int ready, void *arg)
 			server_busy(fd);
 			continue;
 		}
-		if (session_new(es, fd, addr) == -1) {
+		if (conn_new(es, fd, addr) == -1) {
 			log_err("cannot serve %s: %s", addr, strerror(errno));
 			atomic_fetch_sub(&es->shared->sessions, 1);
 			server_busy(fd);
@@ -630,8 +577,8 @@ evs_new(int lfd, const struct server_opts *o, struct evs_shared *shared,
 	atomic_init(&es->own.sessions, 0);
 	atomic_init(&es->own.memory, 0);
 	es->shared = shared ? shared : &es->own;
-	es->serving.link = es->lingering.link = offsetof(struct session, age);
-	es->waiting.link = offsetof(struct session, out_wait);
+	es->serving.link = es->lingering.link = offsetof(struct conn, age);
+	es->waiting.link = offsetof(struct conn, out_wait);
 	ev_timer_init(&es->idle, on_idle, es);
 	ev_timer_init(&es->linger, on_linger, es);
 	ev_timer_init(&es->stalled, on_stalled, es);
@@ -686,9 +633,9 @@ static void
 close_all(struct evs *es)
 {
 	while (es->serving.head != NULL)
-		session_close(es->serving.head, "shutdown");
+		conn_close(es->serving.head, "shutdown");
 	while (es->lingering.head != NULL)
-		session_close(es->lingering.head, es->lingering.head->why);
+		conn_close(es->lingering.head, NULL);
 }
 
 void

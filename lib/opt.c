@@ -3,8 +3,9 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "opt.h"
@@ -72,14 +73,32 @@ opt_msec(const char *opt, const char *s, int zero_ok, double max, int *ms)
 	return 0;
 }
 
-long long
-mono_ms(void)
+void
+opt_bad_usage(opt_usage_fn *usage)
 {
-	struct timespec ts;
+	usage(stderr);
+	exit(2);
+}
 
-	/* CLOCK_MONOTONIC cannot fail on Linux: no check worth a branch
-	 * in every caller, but never use a garbage value. */
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
-		return 0;
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+void
+opt_common(int ch, opt_usage_fn *usage)
+{
+	if (ch == 'h') {
+		usage(stdout);
+		exit(0);
+	}
+	if (ch == 'V') {
+		puts(SOCKLAB_VERSION);
+		exit(0);
+	}
+	opt_bad_usage(usage);
+}
+
+void
+opt_no_operands(int argc, char **argv, opt_usage_fn *usage)
+{
+	if (optind < argc) {
+		log_err("unexpected argument '%s'", argv[optind]);
+		opt_bad_usage(usage);
+	}
 }

@@ -1,5 +1,5 @@
 /*
- * opt.h - what the programs' option parsing and timing share.
+ * opt.h - what the programs' option parsing shares.
  *
  * The parsers print "OPTION: 'VALUE' is not ..." through log_err and
  * return -1; the caller shows its usage and exits 2.
@@ -8,6 +8,7 @@
 #define SOCKLAB_OPT_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #define SOCKLAB_VERSION	"socklab 0.1"
 
@@ -28,7 +29,19 @@ int		opt_double(const char *opt, const char *s, double min,
  * rounded down to 0 unless s is 0 and zero_ok. */
 int		opt_msec(const char *opt, const char *s, int zero_ok,
 		    double max, int *ms);
-/* The monotonic clock in milliseconds. */
-long long	mono_ms(void);
+
+/*
+ * The getopt block every program repeats.  usage prints the program's
+ * usage to f: to stdout for --help, to stderr for bad usage.
+ * opt_common() is the loop's default: -h (the usage, exit 0), -V (the
+ * version, exit 0), or anything else, an unknown option or a missing
+ * value (bad usage: the usage on stderr, exit 2).  opt_no_operands()
+ * comes after the loop: no operand may follow the options.
+ */
+typedef void	opt_usage_fn(FILE *f);
+void		opt_common(int ch, opt_usage_fn *usage)
+		    __attribute__((noreturn));
+void		opt_bad_usage(opt_usage_fn *usage) __attribute__((noreturn));
+void		opt_no_operands(int argc, char **argv, opt_usage_fn *usage);
 
 #endif

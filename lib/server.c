@@ -12,14 +12,14 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "net.h"
-#include "opt.h"
 #include "proto.h"
 #include "server.h"
+#include "session.h"
 
 _Atomic int server_stop;
 static int stop_pipe[2] = { -1, -1 };
@@ -167,7 +167,7 @@ static void
 log_limited(const char *what, int err, const char *then)
 {
 	static _Atomic long long last;
-	long long now = mono_ms(), was = last;
+	long long now = clock_ms(), was = last;
 
 	if (now - was >= 1000 && atomic_compare_exchange_strong(&last, &was,
 	    now))
@@ -222,7 +222,7 @@ session_wait_input(int fd, long long deadline)
 	for (;;) {
 		if (server_stop >= 2)
 			return -1;
-		left = deadline ? deadline - mono_ms() : -1;
+		left = deadline ? deadline - clock_ms() : -1;
 		if (deadline && left <= 0)
 			return 0;
 		rc = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
@@ -261,7 +261,7 @@ session_write_by(int fd, const char *p, size_t n, long long deadline)
 			errno = EINTR;
 			return -1;
 		}
-		left = deadline ? deadline - mono_ms() : -1;
+		left = deadline ? deadline - clock_ms() : -1;
 		if (deadline && left <= 0) {
 			errno = EAGAIN;
 			return -1;
@@ -273,28 +273,12 @@ session_write_by(int fd, const char *p, size_t n, long long deadline)
 	return 0;
 }
 
-/*
- * A close() with unread input makes the kernel answer with a reset, and
- * a reset that reaches the client before it has read our last replies
- * (or the ERR line) destroys them in its receive queue.  So when the
- * client may still be sending, as nginx's lingering_close "on" guesses
- * it: the rest of an over-long line, bytes already come after ".".
- * A client that sent "." and stopped, as the protocol wants, is closed
- * at once: nothing of its can arrive to cause a reset.
- */
+/* Whether the client has sent more, for SESSION_PROBE: a glance, no wait. */
 int
-session_lingers(int fd, enum proto_status st, size_t unread)
+session_peer_readable(int fd)
 {
-	struct pollfd pfd;
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 
-	if (st == PROTO_TOOLONG)
-		return 1;
-	if (st != PROTO_END)
-		return 0;
-	if (unread > 0)
-		return 1;
-	pfd.fd = fd;
-	pfd.events = POLLIN;
 	return poll(&pfd, 1, 0) == 1;
 }
 
@@ -317,7 +301,7 @@ session_linger(int fd, char *junk, size_t len)
 
 	if (shutdown(fd, SHUT_WR) == -1)
 		return;		/* reset by the client already */
-	deadline = mono_ms() + SESSION_LINGER_MS;
+	deadline = clock_ms() + SESSION_LINGER_MS;
 	while (session_wait_input(fd, deadline) > 0 &&
 	    net_read(fd, junk, len) > 0)
 		continue;
@@ -332,25 +316,60 @@ session_write_deadline(const struct server_opts *o)
 
 	if (o->idle_timeout > 0 && (sec == 0 || o->idle_timeout < sec))
 		sec = o->idle_timeout;
-	return sec > 0 ? mono_ms() + 1000LL * sec : 0;
+	return sec > 0 ? clock_ms() + 1000LL * sec : 0;
 }
 
+/* Send what the session has to say, by the write deadline; NULL, or why
+ * the session ends. */
+static const char *
+write_all(int fd, struct session *s, const struct server_opts *o)
+{
+	const char *p;
+	size_t n;
+
+	if ((p = session_output(s, &n)) == NULL)
+		return NULL;
+	/* A client that never reads gets --write-timeout to take its
+	 * replies, and cannot pin the session longer. */
+	if (session_write_by(fd, p, n, session_write_deadline(o)) == -1)
+		return errno == EAGAIN ? "client not reading" :
+		    errno == EINTR ? "shutdown" : strerror(errno);
+	session_sent(s, n, clock_ms());
+	return NULL;
+}
+
+/* Wait for input by the idle deadline and feed it; NULL, or why the
+ * session ends. */
+static const char *
+read_some(int fd, struct session *s, char *in, size_t len)
+{
+	ssize_t r;
+	int w;
+
+	if ((w = session_wait_input(fd, session_deadline(s))) <= 0) {
+		if (w == 0 && session_tick(s, clock_ms()))
+			return s->why;
+		return w == 0 ? NULL : "shutdown";
+	}
+	if ((r = net_read(fd, in, len)) == -1)
+		return strerror(errno);
+	if (r == 0)
+		session_eof(s);
+	else
+		session_input(s, in, (size_t)r, clock_ms());
+	return NULL;
+}
+
+/* The blocking driver of the session core (session.h). */
 void
 session_run(int fd, const char *addr, const struct server_opts *o)
 {
 	char in[16384];
-	struct proto p;
-	struct buf out;
-	enum proto_status st = PROTO_MORE;
-	const char *why = "client closed";
-	long long deadline = 0;
-	size_t used;
-	ssize_t r;
-	int w, lingering = 0;
+	struct session s;
+	const char *why = NULL;
+	int want;
 
-	log_session_open(o, addr);
-	proto_init(&p, o->max_line);
-	buf_init(&out);
+	session_init(&s, o, addr, clock_ms());
 	/*
 	 * All replies to one read leave in one write, and Nagle is off: a
 	 * second small write would otherwise wait for the ACK of the first,
@@ -358,48 +377,49 @@ session_run(int fd, const char *addr, const struct server_opts *o)
 	 */
 	if (net_nodelay(fd, 1) == -1 && errno != EOPNOTSUPP)
 		log_err("TCP_NODELAY: %s", strerror(errno));
-	for (;;) {
-		if (o->idle_timeout && deadline == 0)
-			deadline = mono_ms() + 1000LL * o->idle_timeout;
-		if ((w = session_wait_input(fd, deadline)) <= 0) {
-			why = w == 0 ? "idle timeout" : "shutdown";
-			break;
-		}
-		if ((r = net_read(fd, in, sizeof(in))) <= 0) {
-			why = r == 0 ? "client closed" : strerror(errno);
-			break;
-		}
-		unsigned long before = p.lines;
-		st = proto_feed(&p, in, (size_t)r, &out, &used);
-		if (p.lines != before)
-			deadline = 0;	/* a whole line: the clock restarts */
-		/* A client that never reads gets --write-timeout to take
-		 * its replies, and cannot pin the session longer. */
-		if (buf_pending(&out) > 0 &&
-		    session_write_by(fd, buf_head(&out), buf_pending(&out),
-		    session_write_deadline(o)) == -1) {
-			why = errno == EAGAIN ? "client not reading" :
-			    errno == EINTR ? "shutdown" : strerror(errno);
-			break;
-		}
-		buf_clear(&out);
-		buf_shrink(&out, SESSION_OUT_KEEP);
-		if (st != PROTO_MORE) {
-			why = st == PROTO_END ? "client sent '.'" :
-			    st == PROTO_TOOLONG ? "line too long" :
-			    "out of memory";
-			lingering = session_lingers(fd, st, (size_t)r - used);
+	while (why == NULL) {
+		want = session_next(&s);
+		if (want & SESSION_WRITE)
+			why = write_all(fd, &s, o);
+		else if (want & SESSION_READ)
+			why = read_some(fd, &s, in, sizeof(in));
+		else if (want & SESSION_PROBE)
+			session_probe(&s, session_peer_readable(fd));
+		else {
+			if (want & SESSION_LINGER)
+				session_linger(fd, in, sizeof(in));
 			break;
 		}
 	}
-	if (lingering)
-		session_linger(fd, in, sizeof(in));
-	if (st == PROTO_MORE && proto_partial(&p) > 0 &&
-	    strcmp(why, "client closed") == 0)
-		why = "client closed mid-line";
-	log_session_close(o, addr, p.lines, why);
-	proto_free(&p);
-	buf_free(&out);
+	session_end(&s, why);
+}
+
+int
+server_serial(int lfd, const struct server_opts *o, server_conn_fn *serve)
+{
+	char addr[NET_ADDR_LEN];
+	int fd, rc;
+
+	if (server_ready(lfd, o) == -1) {
+		close(lfd);
+		return -1;
+	}
+	/* Nobody accepts while a client is served: refuse new ones at the
+	 * stop from the signal handler. */
+	server_refuse_on_stop(lfd);
+	while ((rc = server_wait_accept(lfd)) == 1) {
+		if ((fd = server_accept(lfd, 0, addr, sizeof(addr))) == -1)
+			continue;
+		serve(fd, addr, o);
+		close(fd);
+	}
+	server_refuse_on_stop(-1);
+	close(lfd);
+	if (rc == -1) {
+		log_err("poll: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 void
@@ -410,20 +430,4 @@ server_busy(int fd)
 	/* Best effort and never blocking: the client is not served anyway. */
 	(void)send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
 	close(fd);
-}
-
-void
-log_session_open(const struct server_opts *o, const char *addr)
-{
-	if (!o->quiet)
-		log_out("connected with %s", addr);
-}
-
-void
-log_session_close(const struct server_opts *o, const char *addr,
-    unsigned long lines, const char *why)
-{
-	if (!o->quiet)
-		log_out("session with %s ended: %lu lines, %s", addr, lines,
-		    why);
 }

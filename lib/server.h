@@ -58,6 +58,10 @@ struct model {
 #define MODEL_ONESHOT	0x8	/* one line per connection, then close:
 				   no persistent sessions (--list-models
 				   says "[oneshot]") */
+/* What only callers need (--list-models=tsv): */
+#define MODEL_SERIAL	0x10	/* one session at a time */
+#define MODEL_EVENT	0x20	/* sessions on event loops (evsession.h) */
+#define MODEL_ACCEPT_LOCK 0x40	/* takes --accept-lock */
 
 /*
  * 1 after SIGTERM/SIGINT: stop accepting, let sessions finish.  2 when
@@ -121,27 +125,21 @@ void	server_backoff(const char *what, int err);
  * Serve one connection to the end with blocking I/O: read, feed the
  * protocol, write what it produced in one write, until ".", EOF, error,
  * a limit, the idle timeout, or a hard stop.  When the client may
- * still be sending (session_lingers) it shuts down the sending side and
+ * still be sending (session.c decides) it shuts down the sending side and
  * waits for the client's EOF, so that a close() with unread input cannot
  * reset the last replies away.  Closes nothing: the caller owns fd.
  * addr is the peer, for the log.
  */
 void	session_run(int fd, const char *addr, const struct server_opts *);
 
-/* Reply buffer a session keeps once its replies are out: a burst (a
- * long line of characters that expand) is given back, not kept idle. */
-#define SESSION_OUT_KEEP 32768
-
 /*
- * Whether a session that ended with st, with unread bytes of its last
- * read left over, must linger: the client may still be sending.  Always
- * after an over-long line (the rest of it is coming); after "." only if
- * more came behind it, here or in the socket (a client that stops at
- * "." as it should costs nothing, even if it keeps its socket open).
- * The linger lasts until the client's EOF, at most SESSION_LINGER_MS.
+ * A session that ends while the client may still be sending lingers
+ * (session.c says when): it sends its FIN and drops input until the
+ * client's EOF, SESSION_LINGER_MS at most.  session_peer_readable()
+ * answers the core's SESSION_PROBE: has input come behind "."?
  */
 #define SESSION_LINGER_MS 1000
-int	session_lingers(int fd, enum proto_status st, size_t unread);
+int	session_peer_readable(int fd);
 
 /*
  * The pieces of session_run() that the one-shot model also uses.  Wait
@@ -156,6 +154,17 @@ void	session_linger(int fd, char *junk, size_t len);
 /* The deadline of a write begun now: --write-timeout, or --idle-timeout
  * if shorter (0: none), for session_write_by(). */
 long long	session_write_deadline(const struct server_opts *);
+
+/*
+ * The whole of a model that serves one connection at a time in the
+ * thread that accepts (iterative, oneshot): announce, then accept and
+ * serve(fd, addr, o) each in turn, until a stop; the listener is shut
+ * down from the first stop signal (server_refuse_on_stop).  Owns lfd,
+ * closes each fd after serve().  0, or -1 after logging.
+ */
+typedef void	server_conn_fn(int fd, const char *addr,
+		    const struct server_opts *);
+int	server_serial(int lfd, const struct server_opts *, server_conn_fn *);
 
 /* Tell a client over --max-clients that it is not served, and close it. */
 void	server_busy(int fd);

@@ -8,12 +8,6 @@
  * at once from the signal handler: nobody here could do it before the
  * session ends, and new clients must be refused, not queued and reset.
  */
-#include <errno.h>
-#include <string.h>
-#include <unistd.h>
-
-#include "log.h"
-#include "net.h"
 #include "server.h"
 
 int	serve_iterative(int, const struct server_opts *);
@@ -21,25 +15,5 @@ int	serve_iterative(int, const struct server_opts *);
 int
 serve_iterative(int lfd, const struct server_opts *o)
 {
-	char addr[NET_ADDR_LEN];
-	int fd, rc;
-
-	if (server_ready(lfd, o) == -1) {
-		close(lfd);
-		return -1;
-	}
-	server_refuse_on_stop(lfd);
-	while ((rc = server_wait_accept(lfd)) == 1) {
-		if ((fd = server_accept(lfd, 0, addr, sizeof(addr))) == -1)
-			continue;
-		session_run(fd, addr, o);
-		close(fd);
-	}
-	server_refuse_on_stop(-1);
-	close(lfd);
-	if (rc == -1) {
-		log_err("poll: %s", strerror(errno));
-		return -1;
-	}
-	return 0;
+	return server_serial(lfd, o, session_run);
 }

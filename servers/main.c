@@ -35,22 +35,24 @@ int	serve_prethread_queue(int, const struct server_opts *);
 
 static const struct model models[] = {
 	{ "iterative", "one session at a time; the others wait in the backlog "
-	    "(the lab's server)", serve_iterative, 0 },
+	    "(the lab's server)", serve_iterative, MODEL_SERIAL },
 	{ "oneshot", "one line per connection, one connection at a time "
-	    "(the lab's first TCP server)", serve_oneshot, MODEL_ONESHOT },
+	    "(the lab's first TCP server)", serve_oneshot,
+	    MODEL_ONESHOT | MODEL_SERIAL },
 	{ "thread", "one thread per connection", serve_thread,
 	    MODEL_PER_SESSION },
 	{ "fork", "one child process per connection", serve_fork,
 	    MODEL_PER_SESSION },
 	{ "epoll", "one thread, one event loop serving every session in "
-	    "turn", serve_epoll, 0 },
+	    "turn", serve_epoll, MODEL_EVENT },
 	{ "reuseport", "N threads, each with its own SO_REUSEPORT listener "
-	    "and event loop (nginx)", serve_reuseport, MODEL_REUSEPORT },
+	    "and event loop (nginx)", serve_reuseport,
+	    MODEL_REUSEPORT | MODEL_EVENT },
 	{ "prefork", "N child processes made at start, each blocking in "
 	    "accept() (UNP serv02; --accept-lock: serv04)", serve_prefork,
-	    MODEL_POOL },
+	    MODEL_POOL | MODEL_ACCEPT_LOCK },
 	{ "prethread", "N threads made at start, each blocking in accept() "
-	    "(UNP serv07)", serve_prethread, MODEL_POOL },
+	    "(UNP serv07)", serve_prethread, MODEL_POOL | MODEL_ACCEPT_LOCK },
 	{ "prethread-queue", "N threads made at start; the main thread "
 	    "accepts and queues descriptors for them (UNP serv08)",
 	    serve_prethread_queue, MODEL_POOL },
@@ -85,7 +87,8 @@ usage(FILE *f)
 "                         (default: the number of CPUs)\n"
 "      --accept-lock      prefork, prethread: serialize accept() with a lock\n"
 "  -q, --quiet            do not log sessions\n"
-"  -l, --list-models      list the models and exit\n"
+"  -l, --list-models[=tsv]  list the models and exit (tsv: their traits,\n"
+"                         a header and a row a model, for programs)\n"
 "  -h, --help             this help\n"
 "  -V, --version          print the version\n"
 "The first line on standard output is 'listening on ADDR:PORT (model M,\n"
@@ -120,20 +123,55 @@ find_model(const char *name)
 	return NULL;
 }
 
-static void
-list_models(void)
-{
-	size_t i;
+/* The traits --list-models=tsv prints, one column each, in this order. */
+static const struct {
+	const char	*name;
+	int		 flag;
+} traits[] = {
+	{ "pool", MODEL_POOL },
+	{ "per_session", MODEL_PER_SESSION },
+	{ "reuseport", MODEL_REUSEPORT },
+	{ "serial", MODEL_SERIAL },
+	{ "oneshot", MODEL_ONESHOT },
+	{ "event", MODEL_EVENT },
+	{ "accept_lock", MODEL_ACCEPT_LOCK },
+};
+#define NTRAITS	(sizeof(traits) / sizeof(traits[0]))
 
-	/*
-	 * The first word is the name (tests and bench.py read only that);
-	 * "[pool]" at the end tells a driver to size --workers to its load,
-	 * "[oneshot]" that the model serves no persistent sessions.
-	 */
-	for (i = 0; i < NMODELS; i++)
-		printf("%-16s %s%s\n", models[i].name, models[i].what,
-		    (models[i].flags & MODEL_POOL) ? " [pool]" :
-		    (models[i].flags & MODEL_ONESHOT) ? " [oneshot]" : "");
+/*
+ * For people: the name, what it is, and "[pool]" (size --workers to the
+ * load) or "[oneshot]" (no persistent sessions).  For programs (tsv): a
+ * header, then a row a model: its name, 1 or 0 for each trait, what it
+ * is.  Tests read their model sets from it (tests/lib/servertest.py).
+ */
+static void
+list_models(const char *form)
+{
+	size_t i, k;
+
+	if (form != NULL && strcmp(form, "tsv") != 0) {
+		log_err("--list-models: '%s' is not a form (tsv)", form);
+		exit(2);
+	}
+	if (form != NULL) {
+		printf("name");
+		for (k = 0; k < NTRAITS; k++)
+			printf("\t%s", traits[k].name);
+		printf("\twhat\n");
+	}
+	for (i = 0; i < NMODELS; i++) {
+		if (form == NULL) {
+			printf("%-16s %s%s\n", models[i].name, models[i].what,
+			    (models[i].flags & MODEL_POOL) ? " [pool]" :
+			    (models[i].flags & MODEL_ONESHOT) ? " [oneshot]" :
+			    "");
+			continue;
+		}
+		printf("%s", models[i].name);
+		for (k = 0; k < NTRAITS; k++)
+			printf("\t%d", (models[i].flags & traits[k].flag) != 0);
+		printf("\t%s\n", models[i].what);
+	}
 }
 
 /* Thousands of sessions need thousands of descriptors. */
@@ -168,7 +206,7 @@ parse(int argc, char **argv, struct server_opts *o)
 		{ "workers", required_argument, NULL, 'w' },
 		{ "accept-lock", no_argument, NULL, 'A' },
 		{ "quiet", no_argument, NULL, 'q' },
-		{ "list-models", no_argument, NULL, 'l' },
+		{ "list-models", optional_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
@@ -208,17 +246,11 @@ parse(int argc, char **argv, struct server_opts *o)
 		    4096); break;
 		case 'A': o->accept_lock = 1; break;
 		case 'q': o->quiet = 1; break;
-		case 'l': list_models(); exit(0);
-		case 'h': usage(stdout); exit(0);
-		case 'V': puts(SOCKLAB_VERSION); exit(0);
-		default: usage(stderr); exit(2);
+		case 'l': list_models(optarg); exit(0);
+		default: opt_common(ch, usage);
 		}
 	}
-	if (optind < argc) {
-		log_err("unexpected argument '%s'", argv[optind]);
-		usage(stderr);
-		exit(2);
-	}
+	opt_no_operands(argc, argv, usage);
 	if (find_model(o->model) == NULL) {
 		log_err("unknown model '%s'; try --list-models", o->model);
 		exit(2);

@@ -10,11 +10,10 @@
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "net.h"
-#include "opt.h"
 #include "proto.h"
 #include "server.h"
 
@@ -23,7 +22,7 @@ int	serve_oneshot(int, const struct server_opts *);
 static long long
 deadline_of(const struct server_opts *o)
 {
-	return o->idle_timeout ? mono_ms() + 1000LL * o->idle_timeout : 0;
+	return o->idle_timeout ? clock_ms() + 1000LL * o->idle_timeout : 0;
 }
 
 /* Read up to the first '\n'; the reply, if any, is in out. */
@@ -85,27 +84,5 @@ serve_one(int fd, const char *addr, const struct server_opts *o)
 int
 serve_oneshot(int lfd, const struct server_opts *o)
 {
-	char addr[NET_ADDR_LEN];
-	int fd, rc;
-
-	if (server_ready(lfd, o) == -1) {
-		close(lfd);
-		return -1;
-	}
-	/* Nobody accepts while a client is served: refuse new ones at the
-	 * stop from the signal handler, as iterative does. */
-	server_refuse_on_stop(lfd);
-	while ((rc = server_wait_accept(lfd)) == 1) {
-		if ((fd = server_accept(lfd, 0, addr, sizeof(addr))) == -1)
-			continue;
-		serve_one(fd, addr, o);
-		close(fd);
-	}
-	server_refuse_on_stop(-1);
-	close(lfd);
-	if (rc == -1) {
-		log_err("poll: %s", strerror(errno));
-		return -1;
-	}
-	return 0;
+	return server_serial(lfd, o, serve_one);
 }

@@ -46,16 +46,16 @@
 
 #include <errno.h>
 #include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "acceptlock.h"
+#include "clock.h"
 #include "log.h"
 #include "net.h"
-#include "opt.h"
 #include "server.h"
 
 #define RESTART_GAP_MS	1000	/* a slot forks at most once a second */
@@ -73,18 +73,10 @@ struct slot {
 
 /*
  * In one anonymous MAP_SHARED mapping, made before the first fork, so
- * that every child sees the same lock and the parent sees the counts.
- *
- * The lock is a process-shared pthread mutex rather than fcntl() record
- * locking on a file (UNP measures both).  Uncontended it costs no system
- * call, contended one futex call, where fcntl() always enters the kernel
- * and needs a file.  The one thing fcntl() did better, releasing the lock
- * of a process that dies holding it, a robust mutex does too: the next
- * locker gets EOWNERDEAD.  That matters here, since the child holding
- * the lock sits in accept() and is the very one a SIGKILL may hit.
+ * that the parent sees the counts its children keep.
  */
-struct pool {
-	pthread_mutex_t	 lock;
+struct slots {
+	struct acceptlock *lock;	/* --accept-lock, else NULL */
 	int		 nslots;
 	struct slot	 slot[];
 };
@@ -93,39 +85,36 @@ struct pool {
 static volatile sig_atomic_t session_fd = -1;
 
 static size_t
-pool_size(int n)
+slots_size(int n)
 {
-	return offsetof(struct pool, slot) + (size_t)n * sizeof(struct slot);
+	return offsetof(struct slots, slot) + (size_t)n * sizeof(struct slot);
 }
 
-static struct pool *
-pool_create(int n, int locked)
+static struct slots *
+slots_create(int n, int locked)
 {
-	pthread_mutexattr_t ma;
-	struct pool *p;
-	int rc;
+	struct slots *p;
 
-	p = mmap(NULL, pool_size(n), PROT_READ | PROT_WRITE,
+	p = mmap(NULL, slots_size(n), PROT_READ | PROT_WRITE,
 	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED) {
 		log_err("mmap: %s", strerror(errno));
 		return NULL;
 	}
-	memset(p, 0, pool_size(n));
+	memset(p, 0, slots_size(n));
 	p->nslots = n;
-	if (!locked)
-		return p;
-	if ((rc = pthread_mutexattr_init(&ma)) != 0 ||
-	    (rc = pthread_mutexattr_setpshared(&ma,
-	    PTHREAD_PROCESS_SHARED)) != 0 ||
-	    (rc = pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST)) != 0 ||
-	    (rc = pthread_mutex_init(&p->lock, &ma)) != 0) {
-		log_err("accept lock: %s", strerror(rc));
-		munmap(p, pool_size(n));
+	if (locked && (p->lock = acceptlock_new()) == NULL) {
+		munmap(p, slots_size(n));
 		return NULL;
 	}
-	pthread_mutexattr_destroy(&ma);
 	return p;
+}
+
+static void
+free_slots(struct slots *p)
+{
+	acceptlock_free(p->lock);
+	munmap(p, slots_size(p->nslots));
 }
 
 /* ---- the child ---- */
@@ -166,41 +155,8 @@ child_signals(const sigset_t *mask)
 	return sigprocmask(SIG_SETMASK, mask, NULL);
 }
 
-static int
-lock_accept(struct pool *p)
-{
-	int rc;
-
-	/* A child died in accept() holding the lock: it guarded nothing
-	 * but the accept() itself, so the lock is consistent as it is. */
-	if ((rc = pthread_mutex_lock(&p->lock)) == EOWNERDEAD)
-		rc = pthread_mutex_consistent(&p->lock);
-	if (rc != 0) {
-		log_err("accept lock: %s", strerror(rc));
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * accept() in a worker, through server_accept().  EINVAL or EBADF is how
- * the parent or main thread says stop (the listening socket was shut
- * down).  Returns the connection, -1 for none this time, -2 when the
- * socket is gone.
- */
-static int
-take(int lfd, char *addr, size_t addrlen)
-{
-	int fd;
-
-	if ((fd = server_accept(lfd, 0, addr, addrlen)) == -1 &&
-	    (errno == EINVAL || errno == EBADF))
-		return -2;
-	return fd;
-}
-
 static void __attribute__((noreturn))
-child(struct pool *p, int i, int lfd, const struct server_opts *o,
+child(struct slots *p, int i, int lfd, const struct server_opts *o,
     pid_t parent, const sigset_t *mask)
 {
 	char addr[NET_ADDR_LEN];
@@ -216,11 +172,7 @@ child(struct pool *p, int i, int lfd, const struct server_opts *o,
 	for (;;) {
 		if (server_stop)
 			break;
-		if (o->accept_lock && lock_accept(p) == -1)
-			_exit(1);
-		fd = server_stop ? -1 : take(lfd, addr, sizeof(addr));
-		if (o->accept_lock)
-			pthread_mutex_unlock(&p->lock);
+		fd = acceptlock_accept(p->lock, lfd, addr, sizeof(addr));
 		if (fd == -2)
 			break;
 		if (fd == -1)
@@ -244,7 +196,7 @@ on_sigchld(int sig)
 }
 
 static int
-live(const struct pool *p)
+live(const struct slots *p)
 {
 	int i, n = 0;
 
@@ -255,7 +207,7 @@ live(const struct pool *p)
 }
 
 static void
-signal_all(const struct pool *p, int sig)
+signal_all(const struct slots *p, int sig)
 {
 	int i;
 
@@ -279,7 +231,7 @@ report_death(int i, pid_t pid, int status)
 
 /* Reap every child that has ended; flags 0 waits for one. */
 static void
-reap(struct pool *p, int flags, int stopping)
+reap(struct slots *p, int flags, int stopping)
 {
 	pid_t pid;
 	int i, status;
@@ -307,11 +259,11 @@ reap(struct pool *p, int flags, int stopping)
  * Returns the ms until the next slot may fork, or -1 if none waits.
  */
 static int
-spawn(struct pool *p, int lfd, const struct server_opts *o,
+spawn(struct slots *p, int lfd, const struct server_opts *o,
     const sigset_t *mask)
 {
 	struct slot *s;
-	long long now = mono_ms(), wait = -1, due;
+	long long now = clock_ms(), wait = -1, due;
 	pid_t pid, parent = getpid();
 	int i;
 
@@ -354,7 +306,7 @@ pause_ms(int ms, const sigset_t *mask)
 /* Let children end their sessions until the drain is over; then end
  * them, and reap them all. */
 static void
-stop_all(struct pool *p, const sigset_t *mask)
+stop_all(struct slots *p, const sigset_t *mask)
 {
 	long long deadline, left;
 
@@ -366,10 +318,10 @@ stop_all(struct pool *p, const sigset_t *mask)
 	if (live(p) == 0)
 		return;
 	signal_all(p, SIGALRM);
-	deadline = mono_ms() + KILL_GRACE_MS;
+	deadline = clock_ms() + KILL_GRACE_MS;
 	/* One clock read per turn, clamped: a remainder read twice can
 	 * come out negative, and pause_ms(-1) would wait for ever. */
-	while (live(p) > 0 && (left = deadline - mono_ms()) > 0) {
+	while (live(p) > 0 && (left = deadline - clock_ms()) > 0) {
 		pause_ms(left > KILL_GRACE_MS ? KILL_GRACE_MS : (int)left,
 		    mask);
 		reap(p, WNOHANG, 1);
@@ -382,7 +334,7 @@ stop_all(struct pool *p, const sigset_t *mask)
 }
 
 static void
-report(const struct pool *p, const struct server_opts *o)
+report(const struct slots *p, const struct server_opts *o)
 {
 	const struct slot *s;
 	int i;
@@ -408,12 +360,12 @@ serve_prefork(int lfd, const struct server_opts *o)
 {
 	struct sigaction sa, oldsa;
 	sigset_t block, old;
-	struct pool *p;
+	struct slots *p;
 	int n = o->workers, wait, rc;
 
 	if (o->max_clients > 0 && o->max_clients < n)
 		n = o->max_clients;
-	if ((p = pool_create(n, o->accept_lock)) == NULL) {
+	if ((p = slots_create(n, o->accept_lock)) == NULL) {
 		close(lfd);
 		return -1;
 	}
@@ -434,7 +386,7 @@ serve_prefork(int lfd, const struct server_opts *o)
 	if (sigaction(SIGCHLD, &sa, &oldsa) == -1 ||
 	    sigprocmask(SIG_BLOCK, &block, &old) == -1) {
 		log_err("signals: %s", strerror(errno));
-		munmap(p, pool_size(n));
+		free_slots(p);
 		close(lfd);
 		return -1;
 	}
@@ -459,6 +411,6 @@ serve_prefork(int lfd, const struct server_opts *o)
 	report(p, o);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	sigaction(SIGCHLD, &oldsa, NULL);
-	munmap(p, pool_size(n));
+	free_slots(p);
 	return rc;
 }

@@ -33,7 +33,7 @@
 
 int	serve_reuseport(int, const struct server_opts *);
 
-struct worker {
+struct loop_thread {
 	struct evs	*es;
 	int		 order[2];	/* stop levels, '1' or '2', from main */
 	int		 done_fd;	/* a byte there when the loop is over */
@@ -48,7 +48,7 @@ static struct evs_shared shared;	/* of all the workers */
 static void
 on_order(struct ev_loop *loop, int fd, int ready, void *arg)
 {
-	struct worker *w = arg;
+	struct loop_thread *w = arg;
 	char b[16];
 	ssize_t i, n;
 	int level = 0;
@@ -65,7 +65,7 @@ on_order(struct ev_loop *loop, int fd, int ready, void *arg)
 static void *
 run(void *arg)
 {
-	struct worker *w = arg;
+	struct loop_thread *w = arg;
 	char name[16];
 	int rc;
 
@@ -103,7 +103,7 @@ bound_to(int lfd, char *host, size_t hostlen, char *port, size_t portlen)
 
 /* Give worker i its listener (lfd for the first), loop and order pipe. */
 static int
-setup(struct worker *w, int i, int lfd, const char *host, const char *port,
+setup(struct loop_thread *w, int i, int lfd, const char *host, const char *port,
     int done_fd, const struct server_opts *o)
 {
 	char err[NET_ERR_LEN];
@@ -132,7 +132,7 @@ setup(struct worker *w, int i, int lfd, const char *host, const char *port,
 /* Start the workers with the stop signals blocked, so that they always
  * reach the main thread, which owns the shutdown (as in thread.c). */
 static int
-start(struct worker *ws, int n)
+start(struct loop_thread *ws, int n)
 {
 	sigset_t stop, old;
 	int i, rc = 0;
@@ -153,7 +153,7 @@ start(struct worker *ws, int n)
 }
 
 static void
-order(struct worker *ws, int n, int level)
+order(struct loop_thread *ws, int n, int level)
 {
 	char c = (char)('0' + level);
 	int i;
@@ -169,7 +169,7 @@ order(struct worker *ws, int n, int level)
  * ends before any stop has failed: the others are ended too.
  */
 static int
-supervise(struct worker *ws, int n, int done_fd, int failed)
+supervise(struct loop_thread *ws, int n, int done_fd, int failed)
 {
 	struct pollfd pfd[2];
 	int left = 0, i, level = 0;
@@ -213,7 +213,7 @@ int
 serve_reuseport(int lfd, const struct server_opts *o)
 {
 	char host[NI_MAXHOST], port[NI_MAXSERV];
-	struct worker *ws;
+	struct loop_thread *ws;
 	int done[2], failed = 0, i, n = o->workers, rc, first = lfd;
 
 	if (bound_to(lfd, host, sizeof(host), port, sizeof(port)) == -1) {

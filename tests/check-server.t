@@ -25,7 +25,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "lib"))
 from socklab import REPO, TAP, free_port, run, start_server  # noqa: E402
-from servertest import SANITIZER, models, oneshot_models  # noqa: E402
+from servertest import SANITIZER, models, models_with, oneshot_models  # noqa: E402
 
 LAB = os.path.join(REPO, "lab")
 BROKEN = os.path.join(REPO, "tests", "lib", "broken_server.py")
@@ -153,7 +153,7 @@ def usage(t):
 
 # ---- socklab's models ---------------------------------------------------------
 
-def one_model(model, oneshot):
+def one_model(model, oneshot, serial):
     """check-server's runs, then the server's exit status and any
     sanitizer report in its output."""
     out = []
@@ -163,7 +163,7 @@ def one_model(model, oneshot):
     try:
         opts = ["--oneshot"] if oneshot else []
         out.append(check(srv.port, *opts))
-        if model in ("iterative", "oneshot"):
+        if serial:
             out.append(check(srv.port, "--concurrent", *opts))
     finally:
         st = srv.stop()
@@ -177,9 +177,11 @@ def socklab_models(t):
     if st != 0 or not names:
         t.bail("bin/server --list-models gave nothing (status %r)" % st)
     oneshot = oneshot_models()
+    serials = set(models_with("serial"))
     t.ok(oneshot, "--list-models tags a one-shot model [oneshot]")
     with concurrent.futures.ThreadPoolExecutor(max_workers=3) as ex:
-        runs = list(ex.map(lambda m: one_model(m, m in oneshot), names))
+        runs = list(ex.map(lambda m: one_model(m, m in oneshot,
+                                               m in serials), names))
     for model, (got, st, reports) in zip(names, runs):
         t.ok(st == 0 and not reports, "model %s: stopped cleanly (exit 0, "
              "no sanitizer report)" % model)
@@ -187,7 +189,7 @@ def socklab_models(t):
             t.diag(line)
         all_pass(t, "model %s%s" % (model, " (--oneshot)" if model in oneshot
                                     else ""), got[0])
-        serial = model in ("iterative", "oneshot")
+        serial = model in serials
         t.ok(note_of(got[0][2], "two-clients").startswith(
             "iterative:" if serial else "concurrent:"),
             "model %s: reported %s" % (model, "iterative" if serial

@@ -17,6 +17,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "lib"))
 from socklab import TAP, bin, have, start_server, connect, recv_line
+from servertest import models_with
 
 # recv_line and the bursts below run in threads: switch often, so that
 # the GIL does not add its own 5 ms to the round trips we compare.
@@ -25,7 +26,7 @@ sys.setswitchinterval(0.0005)
 t = TAP()
 if not have("server"):
     t.bail("%s is not built (make)" % bin("server"))
-MODELS = ("epoll", "reuseport")
+MODELS = tuple(models_with("event"))
 MiB = 1 << 20
 
 

@@ -19,9 +19,12 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 from socklab import TAP, REPO, connect, recv_line, start_server  # noqa: E402
+from servertest import model_traits  # noqa: E402
 
-POOLED = [["prefork"], ["prefork", "--accept-lock"], ["prethread"],
-          ["prethread", "--accept-lock"], ["prethread-queue"]]
+# Every pool, and again with --accept-lock where it takes one.
+POOLED = [v for m, tr in model_traits().items() if "pool" in tr
+          for v in ([m], [m, "--accept-lock"])
+          if len(v) == 1 or "accept_lock" in tr]
 REPORT = re.compile(r"^worker (\d+) \((pid|tid) (\d+)\): (\d+) sessions?"
                     r"(?:, (\d+) restarts?)?$")
 DATA = os.path.join(REPO, "tests", "data")
@@ -85,7 +88,7 @@ def wchan(pid):
 
 
 def worker_threads(pid):
-    """Thread ids named "worker N" (prethread.c names its threads, so that
+    """Thread ids named "worker N" (threadpool.c names its threads, so that
     a sanitizer's own thread does not count)."""
     tids = []
     try:

@@ -312,11 +312,20 @@ def check_usage(t):
         st, out, err, _ = run(["server"] + args)
         t.ok(st == 0 and what in out.decode(), "%s: exit 0, '%s' on stdout"
              % (args[0], what))
+    # The table for programs names the same models, with their traits.
+    st, out, err, _ = run(["server", "--list-models=tsv"])
+    rows = [l.split("\t") for l in out.decode().splitlines()]
+    t.ok(st == 0 and rows and rows[0][0] == "name" and
+         rows[0][-1] == "what" and "serial" in rows[0] and
+         all(len(r) == len(rows[0]) for r in rows),
+         "--list-models=tsv: a header, and as many columns in every row")
+    t.is_([r[0] for r in rows[1:]], models()[1],
+          "--list-models=tsv: the models of --list-models, in order")
     for args in (["--bogus"], ["--port"], ["--port", "abc"],
                  ["--port", "70000"], ["--port", "-1"], ["--model", "nosuch"],
                  ["--max-line", "0"], ["--max-clients", "x"],
                  ["--backlog", "1e3"], ["--idle-timeout", "-1"],
-                 ["extra"], ["-m"]):
+                 ["extra"], ["-m"], ["--list-models=csv"]):
         st, out, err, _ = run(["server", "--port", "0"] + args, timeout=10)
         t.ok(st == 2 and err.strip() and b"listening" not in out,
              "bad usage %s: exit 2 and a message" % " ".join(args))

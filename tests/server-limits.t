@@ -24,7 +24,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 from socklab import TAP, bin, connect, recv_line, run, start_server  # noqa: E402
-from servertest import SANITIZER, models, per_model, short  # noqa: E402
+from servertest import SANITIZER, models, models_with, per_model, short  # noqa: E402
 from stress_lib import children, sanitizer  # noqa: E402
 
 UID = 60000 + os.getpid() % 5000        # no process of ours runs as it
@@ -33,9 +33,7 @@ LISTENING = re.compile(r"^listening on (?:\[[^\]]+\]|[^:\s]+):(\d+) ")
 
 
 def pools():
-    st, out, _, _ = run(["server", "--list-models"])
-    return {l.split()[0] for l in out.decode().splitlines()
-            if l.rstrip().endswith("[pool]")}
+    return set(models_with("pool"))
 
 
 def start_limited(model):

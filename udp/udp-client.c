@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "casemap.h"
+#include "clock.h"
 #include "log.h"
 #include "net.h"
 #include "opt.h"
@@ -67,13 +68,6 @@ usage(FILE *f)
 "(--no-connect, or when the reply is lost).  A datagram that is not the\n"
 "line upper-cased (a duplicate, or a late reply to an earlier line) is\n"
 "dropped with a note on stderr, and the wait for the reply goes on.\n");
-}
-
-static void
-bad_usage(void)
-{
-	usage(stderr);
-	exit(2);
 }
 
 /* "1.0 s", "0.25 s": as the user would write it, without libm. */
@@ -164,12 +158,12 @@ recv_reply(const struct client *c, const char *want, size_t wantlen,
 	struct pollfd pfd;
 	struct iovec iov;
 	struct msghdr msg;
-	long deadline = mono_ms() + c->timeout_ms, left;
+	long deadline = clock_ms() + c->timeout_ms, left;
 	ssize_t n;
 	int rc;
 
 	for (;;) {
-		if ((left = deadline - mono_ms()) <= 0)
+		if ((left = deadline - clock_ms()) <= 0)
 			timed_out(c);
 		pfd.fd = c->fd;
 		pfd.events = POLLIN;
@@ -278,24 +272,19 @@ main(int argc, char **argv)
 		case 'H': host = optarg; break;
 		case 'p':
 			if (opt_long("--port", optarg, 1, 65535, &v) == -1)
-				bad_usage();
+				opt_bad_usage(usage);
 			port = optarg;
 			break;
 		case 't':
 			if (opt_msec("--timeout", optarg, 0, 86400,
 			    &c.timeout_ms) == -1)
-				bad_usage();
+				opt_bad_usage(usage);
 			break;
 		case 'N': c.connected = 0; break;
-		case 'h': usage(stdout); exit(0);
-		case 'V': puts(SOCKLAB_VERSION); exit(0);
-		default: usage(stderr); exit(2);
+		default: opt_common(ch, usage);
 		}
 	}
-	if (optind < argc) {
-		log_err("unexpected argument '%s'", argv[optind]);
-		bad_usage();
-	}
+	opt_no_operands(argc, argv, usage);
 	snprintf(c.name, sizeof(c.name), strchr(host, ':') ? "[%s]:%s" :
 	    "%s:%s", host, port);
 	open_socket(&c, host, port);

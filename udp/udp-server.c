@@ -183,23 +183,15 @@ main(int argc, char **argv)
 		switch (ch) {
 		case 'H': host = optarg; break;
 		case 'p':
-			if (opt_long("--port", optarg, 0, 65535, &v) == -1) {
-				usage(stderr);
-				exit(2);
-			}
+			if (opt_long("--port", optarg, 0, 65535, &v) == -1)
+				opt_bad_usage(usage);
 			port = optarg;
 			break;
 		case 'q': quiet = 1; break;
-		case 'h': usage(stdout); exit(0);
-		case 'V': puts(SOCKLAB_VERSION); exit(0);
-		default: usage(stderr); exit(2);
+		default: opt_common(ch, usage);
 		}
 	}
-	if (optind < argc) {
-		log_err("unexpected argument '%s'", argv[optind]);
-		usage(stderr);
-		exit(2);
-	}
+	opt_no_operands(argc, argv, usage);
 	if (server_signals(0) == -1)
 		die(1, "sigaction: %s", strerror(errno));
 	fd = net_listen(host, port, SOCK_DGRAM, 0, 0, err, sizeof(err));

@@ -5,7 +5,8 @@ read to EOF.  Python 3 stdlib only; builds on socklab.py (see
 tests/lib/README).
 
     from servertest import SANITIZER, Rec, short, models, per_model, Srv, \
-        recv_until_eof, oneshot_models, skip_oneshot
+        recv_until_eof, oneshot_models, skip_oneshot, model_traits, \
+        models_with
 """
 
 import concurrent.futures
@@ -49,21 +50,35 @@ def short(v, limit=200):
     return r if len(r) <= limit else r[:limit] + "... (%d chars)" % len(r)
 
 
+def model_traits():
+    """{name: set of traits} from bin/server --list-models=tsv, in its
+    order (dicts keep it): "pool", "per_session", "reuseport", "serial",
+    "oneshot", "event", "accept_lock" (servers/main.c, MODEL_*).  The one
+    place tests learn what a model is."""
+    st, out, err, _ = run(["server", "--list-models=tsv"])
+    if st != 0:
+        raise RuntimeError("server --list-models=tsv: status %r %r"
+                           % (st, err))
+    rows = [l.split("\t") for l in out.decode().splitlines() if l.strip()]
+    head = rows[0][1:-1]
+    return {r[0]: {k for k, v in zip(head, r[1:-1]) if v == "1"}
+            for r in rows[1:]}
+
+
+def models_with(trait):
+    """The names of the models that have trait, in --list-models order."""
+    return [m for m, tr in model_traits().items() if trait in tr]
+
+
 def models():
     st, out, err, _ = run(["server", "--list-models"])
     names = [l.split()[0] for l in out.decode().splitlines() if l.strip()]
     return st, names
 
 
-ONESHOT_TAG = "[oneshot]"
-
-
 def oneshot_models():
-    """The models whose --list-models line ends with "[oneshot]": one
-    line per connection, then close (servers/main.c, MODEL_ONESHOT)."""
-    st, out, err, _ = run(["server", "--list-models"])
-    return {l.split()[0] for l in out.decode().splitlines()
-            if l.rstrip().endswith(ONESHOT_TAG)}
+    """One line per connection, then close (MODEL_ONESHOT)."""
+    return set(models_with("oneshot"))
 
 
 def skip_oneshot(rec, model, fn, oneshot):

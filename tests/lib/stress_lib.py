@@ -26,7 +26,7 @@ import time
 import traceback
 
 from socklab import run, start_server, recv_line
-from servertest import oneshot_models, short, skip_oneshot
+from servertest import model_traits, oneshot_models, short, skip_oneshot
 
 # One session at a time (servers/iterative.c): nothing can run beside a
 # session, so the canary runs after each case instead of during it.
@@ -44,12 +44,9 @@ CRASH = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
 
 
 def models():
-    """The names bin/server --list-models prints, in its order.  A
+    """The models bin/server --list-models=tsv prints, in its order.  A
     comma-separated SOCKLAB_MODELS narrows them (to debug one model)."""
-    st, out, err, _ = run(["server", "--list-models"])
-    if st != 0:
-        raise RuntimeError("server --list-models: status %r %r" % (st, err))
-    names = [l.split()[0] for l in out.decode().splitlines() if l.strip()]
+    names = list(model_traits())
     only = os.environ.get("SOCKLAB_MODELS")
     if only:
         names = [n for n in names if n in only.split(",")]
