@@ -174,9 +174,9 @@ uninstall:
 	for p in $(PROGS); do rm -f $(DESTDIR)$(PREFIX)/bin/socklab-$${p##*/}; done
 
 # Teaching demos, one per exercise of the lab (docs/exercise-*.md,
-# docs/backlog.md); each is bounded in time.  STEP=1 pauses for Enter
-# between parts, DEMO_LANG=it narrates in Italian, BACKLOG_ARGS='-b 2 -k 6'
-# goes to demo-backlog.  `make demo` runs them all in the lab's order.
+# docs/backlog.md); each is bounded in time.  STEP=1 asks each question
+# and waits for Enter before running it, DEMO_LANG=it narrates in
+# Italian, BACKLOG_ARGS='-b 2 -k 6' goes to demo-backlog.  `make demo` runs them all in the lab's order.
 DEMO_ARGS = $(if $(filter-out 0 no,$(STEP)),--step) \
 	    $(if $(DEMO_LANG),--lang $(DEMO_LANG))
 DEMO_ENV  = SOCKLAB_BIN=$(CURDIR)/$(BIN)

@@ -86,21 +86,43 @@ def accepted(srv, client, timeout, start=0):
     return hit[0] if hit else None
 
 
-def run_model(model, wait):
+QUESTIONS = {
+    "a": ("client A sends several messages: what comes back?",
+          "il client A invia più messaggi: cosa torna indietro?"),
+    "b": ("with A still open, B and C connect: does their connect() succeed?",
+          "con A ancora aperto, si connettono B e C: la loro connect() riesce?"),
+    "c": ("B sends a message: does B get its reply?",
+          "B invia un messaggio: B riceve la risposta?"),
+    "d": ("A ends: what happens to B now?",
+          "A termina: cosa succede ora a B?"),
+}
+
+
+def run_model(model, wait, ask):
+    """One server model through (a)-(d); ask: put each question to the
+    class first (the first model), or one question for the whole run."""
     say(tr("\n-- bin/server --model %s --backlog 1 --",
            "\n-- bin/server --model %s --backlog 1 --") % model)
+    if not ask:
+        d.ask("2a-d", tr("the same four steps with the %s server: what changes?",
+                         "gli stessi quattro passi col server %s: cosa cambia?") % model)
+
+    def step(k):
+        if ask:
+            d.ask("2" + k, tr(*QUESTIONS[k]))
+        else:
+            say("(%s) %s" % (k, tr(*QUESTIONS[k])))
     srv = d.Program([d.bin_path("server"), "--model", model, "--port", "0",
                      "--backlog", "1"])
     ev("server", srv.first)
     r = {"model": model}
     try:
-        say(tr("(a) A sends several messages", "(a) A invia più messaggi"))
+        step("a")
         a = Client("A", srv.port)
         for m in ("first message", "second message"):
             a.send(m)
             a.expect(wait)
-        say(tr("(b) with A still open, B and C connect",
-               "(b) con A ancora aperto, si connettono B e C"))
+        step("b")
         b = Client("B", srv.port)
         c = Client("C", srv.port)
         r["b_accepted_while_a_open"] = accepted(srv, b, wait) is not None
@@ -112,11 +134,11 @@ def run_model(model, wait):
                       "il server non ha fatto accept() di B né di C: la loro connect() è\n"
                       "                      tornata perché il kernel ha completato l'handshake;\n"
                       "                      aspettano nella coda di accept e non lo sanno"))
-        say(tr("(c) B sends a message", "(c) B invia un messaggio"))
+        step("c")
         b.send("hello from B")
         reply_b, t_b = b.expect(wait)
         r["b_reply_before_a_ended"] = reply_b is not None
-        say(tr("(d) A ends", "(d) A termina"))
+        step("d")
         t_a_end = a.end()
         r["a_ended_at"] = round(t_a_end, 4)
         if reply_b is None:
@@ -202,9 +224,7 @@ def main():
            'd) Terminare il primo client. Cosa accade ora al secondo client?"'))
     results = []
     for i, model in enumerate(m for m in args.models.split(",") if m):
-        if i:
-            d.pause()
-        results.append(run_model(model, args.wait))
+        results.append(run_model(model, args.wait, ask=(i == 0)))
     conclusion(results)
     d.write_json(args.json, {"demo": "exercise2", "wait": args.wait, "models": results})
     return 0

@@ -87,6 +87,10 @@ def part_dead(doc, timeout):
            'inesistente."  (A UDP client that does not fail when there is no server.)',
            'Slide: "Scrivere un nuovo client UDP che non dia errore nel caso di server\n'
            'inesistente."'))
+    d.ask("1a", tr("the client sends to a port where no server listens.  Does it\n"
+                   "get an error, or wait?  Connected or not, does it matter?",
+                   "il client invia a una porta dove nessun server ascolta.\n"
+                   "Riceve un errore o aspetta?  Connesso o no, cambia qualcosa?"))
     port = dead_port()
     out = {"port": port, "timeout": timeout}
     for key, extra, what in (
@@ -140,6 +144,10 @@ def part_faulty(srv, doc):
            '(A faulty client that exits before the reply: what happens to the server?)',
            'Slide: "Scrivere un client UDP errato che termina prima di ricevere la\n'
            'risposta dal server. Cosa accade al server? Che modifiche sono necessarie?"'))
+    d.ask("1b", tr("a client exits before the server's reply arrives.  What\n"
+                   "happens to the server?",
+                   "un client termina prima che arrivi la risposta del server.\n"
+                   "Cosa succede al server?"))
     out = {}
     before = d.read_snmp()
     start = len(srv.lines)
@@ -242,9 +250,7 @@ def main():
     doc = {"demo": "udp", "server_port": srv.port}
     try:
         part_ports(srv, doc)
-        d.pause()
         part_dead(doc, args.timeout)
-        d.pause()
         part_faulty(srv, doc)
     finally:
         doc["server_status"] = srv.stop()

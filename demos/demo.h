@@ -21,9 +21,20 @@ extern int demo_step;
 const char	*tr(const char *en, const char *it)
 		    __attribute__((format_arg(1)));
 
+/* Seconds on a clock that stops during demo_pause(). */
 double	demo_now(void);
 void	demo_sleep_ms(long);
+/* With --step: the prompt, then wait for Enter (EOF: run on unattended). */
 void	demo_pause(void);
+/*
+ * A question of the lab's slides, asked before the part that answers it
+ * ("3a", the question in the chosen language), then demo_pause().
+ */
+void	demo_ask(const char *label, const char *question);
+
+/* The prompt of demo_pause(); the tests strip it (demolib.py's too). */
+#define DEMO_PROMPT_EN	"  [Enter to go on] "
+#define DEMO_PROMPT_IT	"  [Invio per continuare] "
 
 /*
  * The options every demo takes: DEMO_LONGOPTS goes at the end of its

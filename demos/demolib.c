@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "log.h"
@@ -18,6 +19,9 @@
 static int demo_it;
 
 int demo_step;
+
+/* Seconds spent waiting for Enter: no timer of a demo counts them. */
+static double demo_paused;
 
 const char *
 tr(const char *en, const char *it)
@@ -38,13 +42,23 @@ demo_lang(const char *s)
 	return 0;
 }
 
-double
-demo_now(void)
+static double
+demo_clock(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * The demo's clock stops while it waits for Enter: a pause of any length
+ * changes no deadline, no "--wait" bound and no time on a timeline.
+ */
+double
+demo_now(void)
+{
+	return demo_clock() - demo_paused;
 }
 
 void
@@ -60,13 +74,27 @@ void
 demo_pause(void)
 {
 	char line[64];
+	double t;
 
 	if (!demo_step)
 		return;
-	fputs(tr("  [Enter to go on] ", "  [Invio per continuare] "), stdout);
+	fputs(tr(DEMO_PROMPT_EN, DEMO_PROMPT_IT), stdout);
 	fflush(stdout);
+	t = demo_clock();
 	if (fgets(line, sizeof(line), stdin) == NULL)
 		demo_step = 0;	/* no terminal: run on unattended */
+	demo_paused += demo_clock() - t;
+	if (!isatty(STDIN_FILENO))
+		putchar('\n');	/* the newline a terminal would echo */
+}
+
+void
+demo_ask(const char *label, const char *question)
+{
+	printf("\n%s %s: %s\n%s\n", tr("Question", "Domanda"), label,
+	    question, tr("What do you expect?  (then we run it)",
+	    "Cosa vi aspettate?  (poi lo eseguiamo)"));
+	demo_pause();
 }
 
 void

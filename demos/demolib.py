@@ -21,6 +21,8 @@ LANG = "en"
 STEP = False
 _lock = threading.Lock()
 T0 = time.monotonic()
+PAUSED = 0.0             # seconds spent waiting for Enter (see now())
+PROMPT = {"en": "  [Enter to go on] ", "it": "  [Invio per continuare] "}
 
 
 def tr(en, it):
@@ -35,7 +37,8 @@ def parser(description):
     p.add_argument("--lang", choices=("en", "it"), default="en",
                    help="narration in English (default) or Italian")
     p.add_argument("--step", action="store_true",
-                   help="pause for Enter between parts (for class)")
+                   help="ask each question of the slides and wait for Enter "
+                        "before running it (for class)")
     return p
 
 
@@ -46,8 +49,10 @@ def setup(args):
 
 
 def now():
-    """Seconds since the demo started."""
-    return time.monotonic() - T0
+    """Seconds since the demo started, on a clock that stops while it
+    waits for Enter: a pause of any length moves no time on a timeline
+    and no deadline computed from now()."""
+    return time.monotonic() - T0 - PAUSED
 
 
 def say(text=""):
@@ -64,15 +69,29 @@ def ev(who, msg, t=None):
 
 
 def pause():
+    global STEP, PAUSED
     if not STEP:
         return
-    sys.stdout.write(tr("  [Enter to go on] ", "  [Invio per continuare] "))
+    sys.stdout.write(PROMPT[LANG])
     sys.stdout.flush()
+    t = time.monotonic()
     try:
         if sys.stdin.readline() == "":
             raise EOFError
     except (EOFError, OSError):
-        globals()["STEP"] = False    # no terminal: run on unattended
+        STEP = False                 # no terminal: run on unattended
+    PAUSED += time.monotonic() - t
+    if not sys.stdin.isatty():
+        sys.stdout.write("\n")       # the newline a terminal would echo
+
+
+def ask(label, question):
+    """A question of the lab's slides, asked before the part that answers
+    it; with --step the class has time to answer."""
+    say(tr("\nQuestion %s: %s\nWhat do you expect?  (then we run it)",
+           "\nDomanda %s: %s\nCosa vi aspettate?  (poi lo eseguiamo)")
+        % (label, question))
+    pause()
 
 
 def bin_path(name):

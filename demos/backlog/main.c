@@ -58,7 +58,7 @@ usage(FILE *f)
 "                        this program, or $SOCKLAB_BIN/server)\n"
 "      --json FILE       also write the measurements as JSON ('-' = stdout)\n"
 "      --lang en|it      narration in English (default) or Italian\n"
-"      --step            pause for Enter between parts (for class)\n"
+"      --step            ask each question, wait for Enter (for class)\n"
 "  -h, --help            this help\n"
 "Only 127.0.0.1 is used, and, as root, a network namespace of its own\n"
 "(the only place where it changes sysctls).\n");
@@ -248,7 +248,6 @@ main(int argc, char **argv)
 			jput(&j, ",\n\"timeline\": ");
 			json_timeline(&j, &tl);
 		}
-		demo_pause();
 	}
 	if ((o.parts & PART_SWEEP) &&
 	    no_time(&o, start, sweep_cost(&o), "sweep"))
@@ -263,6 +262,11 @@ main(int argc, char **argv)
 "Per ogni backlog: un server iterativo occupato, %d connect() non\n"
 "bloccanti, contate dopo %ld ms (prima di ogni ritrasmissione del SYN).\n"
 "somaxconn = %ld.\n"), o.sweep_clients, o.settle_ms, host.somaxconn);
+		demo_ask("(backlog)", tr(
+"listen(0), listen(1) ... listen(8): how many connections complete\n"
+"at once while nobody calls accept()?",
+"listen(0), listen(1) ... listen(8): quante connessioni si completano\n"
+"subito mentre nessuno chiama accept()?"));
 		for (i = 0; i <= o.sweep_max; i++)
 			backlogs[i] = i;
 		if (run_sweep(&sw, &o, host.somaxconn, backlogs,
@@ -272,7 +276,6 @@ main(int argc, char **argv)
 			failed = 1;
 		jput(&j, ",\n\"sweep\": ");
 		json_sweep(&j, &sw, &o);
-		demo_pause();
 	}
 	if ((o.parts & PART_NETNS) &&
 	    no_time(&o, start, netns_cost(&o), "netns"))
@@ -296,8 +299,8 @@ main(int argc, char **argv)
 		buf_free(&nr.json);
 	}
 	jput(&j, ",\n\"elapsed_s\": %.3f}", demo_now() - start);
-	printf(tr("\n(demo took %.1f s)\n", "\n(la demo è durata %.1f s)\n"),
-	    demo_now() - start);
+	printf(tr("\n(demo took %.1f s, pauses not counted)\n",
+	    "\n(la demo è durata %.1f s, pause escluse)\n"), demo_now() - start);
 	if (o.json != NULL && demo_write_json(o.json, &j) == -1) {
 		log_err("%s: %s", o.json, strerror(errno));
 		failed = 1;

@@ -367,6 +367,11 @@ netns_fork(struct netns_result *r, const struct opts *o)
 	printf("\n%s\n", tr(
 "== The same in a private network namespace ==",
 "== Lo stesso in un network namespace privato =="));
+	demo_ask("(backlog)", tr(
+"with net.ipv4.tcp_abort_on_overflow=1, is a client that finds the\n"
+"queue full refused at last?",
+"con net.ipv4.tcp_abort_on_overflow=1, un client che trova la coda\n"
+"piena viene finalmente rifiutato?"));
 	read_sysctls(&r->before);
 	if (geteuid() != 0) {
 		snprintf(r->reason, sizeof(r->reason), tr(

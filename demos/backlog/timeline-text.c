@@ -114,7 +114,7 @@ timeline_explain(const struct timeline *tl, const struct opts *o,
     const struct sysctls *s)
 {
 	const struct client *c;
-	int expect = o->backlog + 1, i, timedout = 0;
+	int expect = o->backlog + 1, i, timedout = 0, served = 0;
 
 	if (s->somaxconn >= 0 && o->backlog > s->somaxconn)
 		expect = (int)s->somaxconn + 1;
@@ -159,7 +159,10 @@ timeline_explain(const struct timeline *tl, const struct opts *o,
 "  SYN è stato ritrasmesso.  Qui net.ipv4.tcp_abort_on_overflow=%ld; la\n"
 "  parte nel namespace mostra che nemmeno 1 lo trasforma in un rifiuto.\n"),
 		    tl->waiting, s->abort_overflow);
-	printf("%s", tr(
+	for (i = 1; i <= tl->n; i++)
+		served += tl->c[i].st == C_DONE || tl->c[i].st == C_REPLIED;
+	if (served == tl->n)
+		printf("%s", tr(
 "- When client 0 ended, the server accept()ed the queued clients in turn.\n"
 "  A client whose SYN was dropped got in only at a later retransmission\n"
 "  that found room: it waited whole seconds (instants in the table).\n",
@@ -167,6 +170,13 @@ timeline_explain(const struct timeline *tl, const struct opts *o,
 "  coda, uno alla volta.  Un client col SYN scartato è entrato solo a una\n"
 "  ritrasmissione successiva che ha trovato posto: ha aspettato secondi\n"
 "  interi (gli istanti sono nella tabella).\n"));
+	else
+		printf(tr(
+"- When client 0 ended, the server served clients in turn: %d of %d by\n"
+"  the demo's time limit (--wait); the others had not been served yet.\n",
+"- Quando il client 0 ha finito, il server ha servito i client uno alla\n"
+"  volta: %d su %d entro il limite di tempo (--wait); gli altri non\n"
+"  erano ancora stati serviti.\n"), served, tl->n);
 	for (i = 1; i <= tl->n; i++) {
 		c = &tl->c[i];
 		if (c->st != C_TIMEDOUT)

@@ -294,29 +294,6 @@ pump(struct timeline *tl, const struct opts *o, double until, int all_done)
 	}
 }
 
-/*
- * --step: wait for Enter, but keep watching the clients meanwhile, so
- * that SYN retransmissions during the pause are timed correctly.
- */
-static void
-pause_pumping(struct timeline *tl, const struct opts *o)
-{
-	struct pollfd pfd = { STDIN_FILENO, POLLIN, 0 };
-	char line[64];
-
-	if (!demo_step)
-		return;
-	printf("%s\n", tr("  [Enter to go on; the clients are still watched]",
-	    "  [Invio per continuare; i client restano osservati]"));
-	for (;;) {
-		pump(tl, o, demo_now() + 0.05, 0);
-		if (poll(&pfd, 1, 0) == 1)
-			break;
-	}
-	if (fgets(line, sizeof(line), stdin) == NULL)
-		demo_step = 0;	/* no terminal: run on unattended */
-}
-
 /* What the kernel shows while the server is busy. */
 static void
 snapshot(struct timeline *tl, double now)
@@ -410,10 +387,18 @@ run_timeline(struct timeline *tl, const struct opts *o,
 {
 	struct client *c;
 	double now, release;
+	char q[256];
 	int i, fd;
 
 	memset(tl, 0, sizeof(*tl));
 	timeline_intro(o, s);
+	snprintf(q, sizeof(q), tr(
+"listen(%d), the server busy with client 0, %d more clients\n"
+"connect: which of them wait in the queue, and which are refused?",
+"listen(%d), il server occupato col client 0, altri %d client si\n"
+"connettono: quali aspettano in coda, e quali vengono rifiutati?"),
+	    o->backlog, o->clients);
+	demo_ask("(backlog)", q);
 	read_counters(&tl->before);
 	if (server_start(&tl->srv, o->server, o->backlog, err, errlen) == -1) {
 		server_stop(&tl->srv);
@@ -462,7 +447,6 @@ run_timeline(struct timeline *tl, const struct opts *o,
 	}
 	pump(tl, o, release, 0);
 	snapshot(tl, demo_now());
-	pause_pumping(tl, o);
 	now = demo_now();
 	tl->t_release = now;
 	ev(now, "client 0", "%s", tr("sends \".\" and closes: the server is "
