@@ -174,27 +174,38 @@ uninstall:
 	for p in $(PROGS); do rm -f $(DESTDIR)$(PREFIX)/bin/socklab-$${p##*/}; done
 
 # Teaching demos, one per exercise of the lab (docs/exercise-*.md,
-# docs/backlog.md); each is bounded in time.  STEP=1 asks each question
-# and waits for Enter before running it, DEMO_LANG=it narrates in
-# Italian, BACKLOG_ARGS='-b 2 -k 6' goes to demo-backlog.  `make demo` runs them all in the lab's order.
+# docs/backlog.md), in the lab's order; each is bounded in time.  STEP=1
+# asks each question and waits for Enter before running it, DEMO_LANG=it
+# narrates in Italian, BACKLOG_ARGS='--short' or '--netns' goes to
+# demo-backlog.  `make demo-NAME` runs one, `make demo` all of them,
+# saying which of how many it is in.  Their command lines are not echoed:
+# the demo's output is the lesson.
+DEMOS	  = udp exercise2 backlog exercise3
 DEMO_ARGS = $(if $(filter-out 0 no,$(STEP)),--step) \
 	    $(if $(DEMO_LANG),--lang $(DEMO_LANG))
 DEMO_ENV  = SOCKLAB_BIN=$(CURDIR)/$(BIN)
-.PHONY: backlog demo demo-udp demo-exercise2 demo-exercise3
-backlog: deps $(BIN)/server $(BIN)/demo-backlog
-	$(DEMO_ENV) $(BIN)/demo-backlog $(DEMO_ARGS) $(BACKLOG_ARGS)
-demo-udp: deps $(BIN)/udp-server $(BIN)/udp-client
-	$(DEMO_ENV) python3 demos/demo-udp.py $(DEMO_ARGS)
-demo-exercise2: deps $(BIN)/server
-	$(DEMO_ENV) python3 demos/demo-exercise2.py $(DEMO_ARGS)
-demo-exercise3: deps $(BIN)/demo-exercise3
-	$(DEMO_ENV) $(BIN)/demo-exercise3 $(DEMO_ARGS)
-demo: deps $(BIN)/server $(BIN)/udp-server $(BIN)/udp-client $(BIN)/demo-backlog \
-    $(BIN)/demo-exercise3
-	$(DEMO_ENV) python3 demos/demo-udp.py $(DEMO_ARGS)
-	$(DEMO_ENV) python3 demos/demo-exercise2.py $(DEMO_ARGS)
-	$(DEMO_ENV) $(BIN)/demo-backlog $(DEMO_ARGS) $(BACKLOG_ARGS)
-	$(DEMO_ENV) $(BIN)/demo-exercise3 $(DEMO_ARGS)
+DEMO_RUN_udp	   = python3 demos/demo-udp.py
+DEMO_RUN_exercise2 = python3 demos/demo-exercise2.py
+DEMO_RUN_backlog   = $(BIN)/demo-backlog $(BACKLOG_ARGS)
+DEMO_RUN_exercise3 = $(BIN)/demo-exercise3
+DEMO_NEEDS_udp	     = $(BIN)/udp-server $(BIN)/udp-client
+DEMO_NEEDS_exercise2 = $(BIN)/server
+DEMO_NEEDS_backlog   = $(BIN)/server $(BIN)/demo-backlog
+DEMO_NEEDS_exercise3 = $(BIN)/demo-exercise3
+
+.PHONY: demo backlog $(addprefix demo-,$(DEMOS))
+define demo_target
+demo-$(1): deps $$(DEMO_NEEDS_$(1))
+	@$$(DEMO_ENV) $$(DEMO_RUN_$(1)) $$(DEMO_ARGS)
+endef
+$(foreach d,$(DEMOS),$(eval $(call demo_target,$(d))))
+backlog: demo-backlog
+
+demo: deps $(foreach d,$(DEMOS),$(DEMO_NEEDS_$(d)))
+	@n=0; for d in $(DEMOS); do n=$$((n + 1)); \
+	    printf '\n[%d/%d] make demo-%s\n' $$n $(words $(DEMOS)) $$d; \
+	    $(MAKE) -s --no-print-directory demo-$$d || exit 1; \
+	done
 
 clean:
 	rm -rf bin build

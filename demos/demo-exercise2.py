@@ -127,6 +127,14 @@ def run_model(model, wait, ask):
         c = Client("C", srv.port)
         r["b_accepted_while_a_open"] = accepted(srv, b, wait) is not None
         r["c_accepted_while_a_open"] = accepted(srv, c, 0.05) is not None
+        rows = d.ss("ltn", srv.port)
+        r["listen_recv_q"] = rows[0][1] if rows else None
+        if rows:
+            say(tr("  ss -ltn: a listening socket's Recv-Q counts the connections that\n"
+                   "  completed the handshake and wait for accept() (%d here).",
+                   "  ss -ltn: per un socket in ascolto Recv-Q conta le connessioni che\n"
+                   "  hanno completato l'handshake e aspettano accept() (qui %d).")
+                % rows[0][1])
         if not r["b_accepted_while_a_open"]:
             ev("", tr("the server has not accept()ed B or C: their connect() returned\n"
                       "                      because the kernel completed the handshake; they\n"
@@ -138,6 +146,15 @@ def run_model(model, wait, ask):
         b.send("hello from B")
         reply_b, t_b = b.expect(wait)
         r["b_reply_before_a_ended"] = reply_b is not None
+        rows = d.ss("tn", srv.port)
+        peer = [x for x in rows or [] if x[4].endswith(":%d" % b.port)]
+        r["b_server_recv_q"] = peer[0][1] if peer else None
+        if peer and peer[0][1] > 0:
+            say(tr("  ss -tn: the server's socket for B (peer port %d) holds B's %d bytes\n"
+                   "  in Recv-Q: the kernel received them, nobody has read them yet.",
+                   "  ss -tn: il socket del server per B (porta %d) tiene in Recv-Q i %d\n"
+                   "  byte di B: il kernel li ha ricevuti, nessuno li ha ancora letti.")
+                % (b.port, peer[0][1]))
         step("d")
         t_a_end = a.end()
         r["a_ended_at"] = round(t_a_end, 4)

@@ -323,10 +323,11 @@ ask(const struct variant *v)
 static void
 print_header(void)
 {
-	printf("%-36s %-16s %-16s %s\n", tr("variant", "variante"),
-	    tr("recv() per run", "recv() per prova"),
-	    tr("segments per run", "segmenti per prova"),
-	    tr("recv() sizes, median run", "byte per recv(), prova mediana"));
+	printf("%s\n", tr(
+"Each variant: recv() calls and data segments in each run, then the bytes\n"
+"each recv() returned in the median run.",
+"Ogni variante: chiamate recv() e segmenti di dati in ogni prova, poi i\n"
+"byte restituiti da ogni recv() nella prova mediana."));
 }
 
 /* The round with the median number of recv() calls, to show its sizes. */
@@ -350,7 +351,8 @@ median_round(const struct result *res, int rounds)
 static void
 print_row(const struct variant *v, const struct result *res, int rounds)
 {
-	char calls[64], segs[64], sizes[160];
+	char calls[64], segs[64], sizes[400];
+	const char *lead;
 	size_t a = 0, b = 0;
 	int i, w;
 
@@ -366,7 +368,10 @@ print_row(const struct variant *v, const struct result *res, int rounds)
 			b += (size_t)w;
 	}
 	format_sizes(&res[median_round(res, rounds)], sizes, sizeof(sizes));
-	printf("%-36s %-16s %-16s %s\n", tr(v->en, v->it), calls, segs, sizes);
+	printf("- %s\n    recv(): %s;  %s: %s\n", tr(v->en, v->it), calls,
+	    tr("segments", "segmenti"), segs);
+	lead = tr("    sizes: ", "    byte: ");
+	demo_fill(lead, (int)demo_width(lead, strlen(lead)), sizes);
 }
 
 static long
@@ -553,11 +558,10 @@ main(int argc, char **argv)
 	for (i = 0; i < NVARIANTS; i++) {
 		if (o.only && strcmp(o.only, variants[i].name) != 0)
 			continue;
-		if (variants[i].ask != NULL || !header) {
-			ask(&variants[i]);
+		ask(&variants[i]);
+		if (!header)
 			print_header();
-			header = 1;
-		}
+		header = 1;
 		for (r = 0; r < o.rounds; r++)
 			if (run_variant(&variants[i], &o, &res[i][r]) == -1) {
 				log_err("%s: %s", variants[i].name,

@@ -248,6 +248,13 @@ def main():
     srv = d.Program([d.bin_path("udp-server"), "--port", "0"])
     ev("server", srv.first)
     doc = {"demo": "udp", "server_port": srv.port}
+    say(tr("The slides check the server with netstat -aut; ss -uan shows its socket:",
+           "Le slide controllano il server con netstat -aut; ss -uan mostra il suo socket:"))
+    rows = d.ss("uan", srv.port)
+    doc["ss_state"] = rows[0][0] if rows else None
+    say(tr("UNCONN: a UDP socket has no connection; it is bound and receives from anyone.",
+           "UNCONN: un socket UDP non ha connessione; è legato alla porta e riceve da\n"
+           "chiunque."))
     try:
         part_ports(srv, doc)
         part_dead(doc, args.timeout)

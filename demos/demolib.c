@@ -91,10 +91,77 @@ demo_pause(void)
 void
 demo_ask(const char *label, const char *question)
 {
-	printf("\n%s %s: %s\n%s\n", tr("Question", "Domanda"), label,
-	    question, tr("What do you expect?  (then we run it)",
+	char lead[64];
+
+	snprintf(lead, sizeof(lead), "\n%s %s: ", tr("Question", "Domanda"),
+	    label);
+	demo_fill(lead, 0, question);
+	puts(tr("What do you expect?  (then we run it)",
 	    "Cosa vi aspettate?  (poi lo eseguiamo)"));
 	demo_pause();
+}
+
+size_t
+demo_width(const char *s, size_t n)
+{
+	size_t i, w = 0;
+
+	for (i = 0; i < n && s[i] != '\0'; i++)
+		w += ((unsigned char)s[i] & 0xc0) != 0x80;
+	return w;
+}
+
+const char *
+demo_pad(const char *s, int width)
+{
+	static char ring[8][160];
+	static int next;
+	char *out = ring[next++ % 8];
+	size_t w = demo_width(s, (size_t)-1);
+
+	snprintf(out, sizeof(ring[0]), "%s%*s", s,
+	    w < (size_t)width ? width - (int)w : 0, "");
+	return out;
+}
+
+void
+demo_fill(const char *lead, int indent, const char *text)
+{
+	const char *p = text, *word;
+	size_t col, len, w;
+	int first = 1;
+
+	fputs(lead, stdout);
+	if ((word = strrchr(lead, '\n')) != NULL)
+		lead = word + 1;
+	col = demo_width(lead, (size_t)-1);
+	if (strchr(text, '\n') == NULL &&
+	    col + demo_width(text, (size_t)-1) <= DEMO_COLS) {
+		puts(text);	/* fits: keep its own spacing */
+		return;
+	}
+	for (;;) {
+		while (*p == ' ' || *p == '\n' || *p == '\t')
+			p++;
+		if (*p == '\0')
+			break;
+		word = p;
+		while (*p != '\0' && *p != ' ' && *p != '\n' && *p != '\t')
+			p++;
+		len = (size_t)(p - word);
+		w = demo_width(word, len);
+		if (!first && col + 1 + w > DEMO_COLS) {
+			printf("\n%*s", indent, "");
+			col = (size_t)indent;
+		} else if (!first) {
+			putchar(' ');
+			col++;
+		}
+		fwrite(word, 1, len, stdout);
+		col += w;
+		first = 0;
+	}
+	putchar('\n');
 }
 
 void

@@ -55,16 +55,47 @@ def now():
     return time.monotonic() - T0 - PAUSED
 
 
+COLS = 80          # every line fits (tests/demos.t checks)
+EV_INDENT = 23     # where a timeline message starts
+
+
+def fill(lead, text, indent):
+    """lead, then the words of text filled up to COLS columns, later
+    lines indented by indent spaces; text that fits is left as it is.  len() counts code points, so
+    Italian accents take one column each, as on a terminal."""
+    if "\n" not in text and len(lead) + len(text) <= COLS:
+        return lead + text           # fits: keep its own spacing
+    out, line = [], lead
+    fresh = True
+    for word in text.split():
+        if not fresh and len(line) + 1 + len(word) > COLS:
+            out.append(line)
+            line, fresh = " " * indent, True
+        line += word if fresh else " " + word
+        fresh = False
+    out.append(line)
+    return "\n".join(out)
+
+
 def say(text=""):
+    """Print text; a line wider than COLS is filled, its later lines
+    indented as the first."""
+    lines = []
+    for line in text.split("\n"):
+        if len(line) > COLS:
+            lead = line[:len(line) - len(line.lstrip())]
+            line = fill(lead, line, len(lead))
+        lines.append(line)
     with _lock:
-        sys.stdout.write(text + "\n")
+        sys.stdout.write("\n".join(lines) + "\n")
         sys.stdout.flush()
 
 
 def ev(who, msg, t=None):
-    """One line of the timeline: '  +1.234 s  client B   message'."""
+    """One event of the timeline: '  +1.234 s  client B  message', the
+    message filled to COLS columns."""
     t = now() if t is None else t
-    say("  %+7.3f s  %-9s %s" % (t, who, msg))
+    say(fill("  %+7.3f s  %-9s " % (t, who), msg, EV_INDENT))
     return t
 
 
@@ -88,9 +119,9 @@ def pause():
 def ask(label, question):
     """A question of the lab's slides, asked before the part that answers
     it; with --step the class has time to answer."""
-    say(tr("\nQuestion %s: %s\nWhat do you expect?  (then we run it)",
-           "\nDomanda %s: %s\nCosa vi aspettate?  (poi lo eseguiamo)")
-        % (label, question))
+    say("\n" + fill(tr("Question %s: ", "Domanda %s: ") % label, question, 0))
+    say(tr("What do you expect?  (then we run it)",
+           "Cosa vi aspettate?  (poi lo eseguiamo)"))
     pause()
 
 
@@ -185,6 +216,28 @@ class Program:
         for th in getattr(self, "_threads", []):
             th.join(2)
         return self.proc.returncode
+
+
+def ss(opts, port):
+    """What the slides show with netstat: `ss -OPTS` for the sockets of
+    one local port, each row printed on the timeline and returned as
+    (state, recv_q, send_q, local, peer); None if ss cannot run."""
+    args = ["ss", "-H" + opts, "( sport = :%d )" % port]
+    try:
+        p = subprocess.run(args, capture_output=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        ev("ss -" + opts, tr("(ss could not run)", "(impossibile eseguire ss)"))
+        return None
+    rows = []
+    for line in p.stdout.decode(errors="replace").splitlines():
+        f = line.split()
+        if len(f) >= 5 and f[1].isdigit() and f[2].isdigit():
+            rows.append((f[0], int(f[1]), int(f[2]), f[3], f[4]))
+    ev("ss -" + opts, "%-6s %-6s %-6s %-21s %s" % ("State", "Recv-Q", "Send-Q",
+                                                  "Local", "Peer"))
+    for r in rows:
+        ev("", "%-6s %-6d %-6d %-21s %s" % (r[0][:6], r[1], r[2], r[3], r[4]))
+    return rows
 
 
 def read_snmp():

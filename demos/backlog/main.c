@@ -12,9 +12,11 @@
  *            client ends and the others are served in turn.
  *  sweep     backlog 0..8: how many connections complete at once while
  *            the server is busy (the kernel's backlog+1).
- *  netns     as root, in a private network namespace: the same with
- *            tcp_abort_on_overflow=1 and with a small somaxconn; sysctls
- *            are changed only there, never in the host's namespace.
+ *  netns     (--netns) as root, in a private network namespace: the
+ *            same with tcp_abort_on_overflow=1 and with a small
+ *            somaxconn; sysctls are changed only there, never in the
+ *            host's namespace.
+ * --short tells the timeline alone, briefly, for class.
  *
  * Clients are non-blocking sockets in one poll() loop, so that every
  * event gets a timestamp; nothing here waits a fixed time for something
@@ -50,7 +52,9 @@ usage(FILE *f)
 "      --hold-ms MS      how long each later client stays once served\n"
 "                        (default 500)\n"
 "      --gap-ms MS       between two connect() calls (default 20)\n"
-"      --parts LIST      timeline,sweep,netns (default all three)\n"
+"      --parts LIST      timeline,sweep,netns (default timeline,sweep)\n"
+"      --netns           add the netns part (root only)\n"
+"      --short           the timeline alone, told briefly (about 60 lines)\n"
 "      --sweep-max N     sweep backlog 0..N (default 8)\n"
 "      --sweep-clients N clients per backlog in the sweep (default 12)\n"
 "      --settle-ms MS    sweep: wait before counting (default 300)\n"
@@ -126,10 +130,12 @@ parse(int argc, char **argv, struct opts *o)
 		{ "settle-ms", required_argument, NULL, 'S' },
 		{ "server", required_argument, NULL, 'X' },
 		{ "json", required_argument, NULL, 'j' },
+		{ "netns", no_argument, NULL, 'n' },
+		{ "short", no_argument, NULL, 'T' },
 		DEMO_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
-	int ch;
+	int ch, netns = 0, kset = 0, bset = 0, hset = 0;
 
 	while ((ch = getopt_long(argc, argv, "b:k:w:h", longopts, NULL)) !=
 	    -1) {
@@ -137,13 +143,13 @@ parse(int argc, char **argv, struct opts *o)
 		case 'b': o->backlog = (int)demo_number("--backlog", optarg, 0,
 		    65535); break;
 		case 'k': o->clients = (int)demo_number("--clients", optarg, 1,
-		    MAXCLIENTS); break;
+		    MAXCLIENTS); kset = 1; break;
 		case 'w': o->wait = (double)demo_number("--wait", optarg, 1,
 		    600); break;
 		case 'B': o->busy_ms = demo_number("--busy-ms", optarg, 100,
-		    600000); break;
+		    600000); bset = 1; break;
 		case 'H': o->hold_ms = demo_number("--hold-ms", optarg, 0,
-		    60000); break;
+		    60000); hset = 1; break;
 		case 'G': o->gap_ms = demo_number("--gap-ms", optarg, 0,
 		    1000); break;
 		case 'P': o->parts = parse_parts(optarg); break;
@@ -155,11 +161,22 @@ parse(int argc, char **argv, struct opts *o)
 		    900); break;
 		case 'X': o->server = optarg; break;
 		case 'j': o->json = optarg; break;
+		case 'n': netns = 1; break;
+		case 'T': o->brief = 1; break;
 		default: demo_option(ch, optarg, usage);
 		}
 	}
 	if (optind < argc)
 		die(2, "unexpected argument '%s'", argv[optind]);
+	if (o->brief) {
+		/* Enough for the lesson: 2 queued, 1 dropped, served by 3 s. */
+		o->parts = PART_TIMELINE;
+		o->clients = kset ? o->clients : 3;
+		o->busy_ms = bset ? o->busy_ms : 1500;
+		o->hold_ms = hset ? o->hold_ms : 200;
+	}
+	if (netns)
+		o->parts |= PART_NETNS;
 	if (o->server == NULL)
 		o->server = default_server();
 	if (access(o->server, X_OK) == -1)
@@ -210,7 +227,7 @@ main(int argc, char **argv)
 	struct opts o = { .backlog = 1, .clients = 5, .wait = 15,
 	    .busy_ms = 2500, .hold_ms = 500, .gap_ms = 20, .settle_ms = 300,
 	    .sweep_max = 8, .sweep_clients = 12,
-	    .parts = PART_TIMELINE | PART_SWEEP | PART_NETNS };
+	    .parts = PART_TIMELINE | PART_SWEEP };
 	int backlogs[SWEEP_MAX + 1];
 	char err[NET_ERR_LEN];
 	struct sysctls host;

@@ -19,6 +19,11 @@
 
 double T0;	/* every time printed is relative to this */
 
+#define EV_INDENT	23	/* where an event's message starts */
+
+/* --short: leave out the events the summary table repeats. */
+static int brief;
+
 static void ev(double, const char *, const char *, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -26,13 +31,14 @@ static void ev(double, const char *, const char *, ...)
 static void
 ev(double t, const char *who, const char *fmt, ...)
 {
+	char lead[64], msg[512];
 	va_list ap;
 
-	printf("  %+7.3f s  %-9s ", t - T0, who);
+	snprintf(lead, sizeof(lead), "  %+7.3f s  %-9s ", t - T0, who);
 	va_start(ap, fmt);
-	vprintf(fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	putchar('\n');
+	demo_fill(lead, EV_INDENT, msg);
 }
 
 static const char *
@@ -178,8 +184,9 @@ client_close(struct client *c, double now)
 	c->fd = -1;
 	c->st = C_DONE;
 	c->t_end = now;
-	ev(now, cname(c), "%s", tr("sends \".\" and closes",
-	    "invia \".\" e chiude"));
+	if (!brief)
+		ev(now, cname(c), "%s", tr("sends \".\" and closes",
+		    "invia \".\" e chiude"));
 }
 
 /* The server's own log tells when it accept()ed whom. */
@@ -329,7 +336,7 @@ snapshot(struct timeline *tl, double now)
 	ev(now, "ss -tn", tr("%d sockets in SYN-SENT towards port %d",
 	    "%d socket in SYN-SENT verso la porta %d"), tl->syn_sent,
 	    tl->srv.port);
-	if (tl->before.ok && tl->at_release.ok)
+	if (tl->before.ok && tl->at_release.ok && !brief)
 		ev(now, "kernel", tr(
 		    "ListenOverflows +%ld, ListenDrops +%ld so far",
 		    "ListenOverflows +%ld, ListenDrops +%ld finora"),
@@ -391,6 +398,7 @@ run_timeline(struct timeline *tl, const struct opts *o,
 	int i, fd;
 
 	memset(tl, 0, sizeof(*tl));
+	brief = o->brief;
 	timeline_intro(o, s);
 	snprintf(q, sizeof(q), tr(
 "listen(%d), the server busy with client 0, %d more clients\n"
@@ -441,8 +449,9 @@ run_timeline(struct timeline *tl, const struct opts *o,
 			    C_REFUSED : C_FAILED, errno);
 			continue;
 		}
-		ev(c->t_start, cname(c), tr("connect() from port %d",
-		    "connect() dalla porta %d"), c->port);
+		if (!brief)
+			ev(c->t_start, cname(c), tr("connect() from port %d",
+			    "connect() dalla porta %d"), c->port);
 		pump(tl, o, c->t_start + o->gap_ms / 1000.0, 0);
 	}
 	pump(tl, o, release, 0);
@@ -473,7 +482,7 @@ run_timeline(struct timeline *tl, const struct opts *o,
 	}
 	read_counters(&tl->after);
 	server_stop(&tl->srv);
-	timeline_summary(tl);
+	timeline_summary(tl, o);
 	timeline_explain(tl, o, s);
 	closed_port(tl);
 	return 0;
