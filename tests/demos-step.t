@@ -81,6 +81,9 @@ def masked(text, timeline=True):
     timeline, the lines of the event timeline are left out."""
     for s in PROMPTS:
         text = text.replace(s, "")
+    # A filled line's continuations (deep indent, no time) join it: how
+    # many there are depends on the measured numbers.
+    text = re.sub(r"\n {6,}(?![-+]\d+\.\d+ s )", " ", text)
     lines = []
     for line in text.splitlines():
         if not timeline and re.match(r"^\s+[-+]\d+\.\d+ s ", line):
