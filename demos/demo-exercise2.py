@@ -82,7 +82,7 @@ class Client:
 
 def accepted(srv, client, timeout, start=0):
     """Time the server logged 'connected with' this client, or None."""
-    hit = srv.wait_for(r"connected with 127\.0\.0\.1:%d\b" % client.port, timeout, start)
+    hit = srv.wait_for(d.CONNECTED + r"127\.0\.0\.1:%d\b" % client.port, timeout, start)
     return hit[0] if hit else None
 
 
@@ -114,12 +114,13 @@ def run_model(model, wait, ask):
             say("(%s) %s" % (k, tr(*QUESTIONS[k])))
     srv = d.Program([d.bin_path("server"), "--model", model, "--port", "0",
                      "--backlog", "1"])
-    ev("server", srv.first)
+    ev("server", srv.told())
     r = {"model": model}
     try:
         step("a")
         a = Client("A", srv.port)
-        for m in ("first message", "second message"):
+        for m in (tr("first message", "primo messaggio"),
+                  tr("second message", "secondo messaggio")):
             a.send(m)
             a.expect(wait)
         step("b")
@@ -143,7 +144,7 @@ def run_model(model, wait, ask):
                       "                      tornata perché il kernel ha completato l'handshake;\n"
                       "                      aspettano nella coda di accept e non lo sanno"))
         step("c")
-        b.send("hello from B")
+        b.send(tr("hello from B", "ciao da B"))
         reply_b, t_b = b.expect(wait)
         r["b_reply_before_a_ended"] = reply_b is not None
         rows = d.ss("tn", srv.port)
@@ -168,7 +169,7 @@ def run_model(model, wait, ask):
                           "                      e ha risposto") % ((t_b - t_a_end) * 1000))
         r["b_reply_at"] = None if t_b is None else round(t_b, 4)
         r["b_reply"] = reply_b
-        c.send("hello from C")
+        c.send(tr("hello from C", "ciao da C"))
         reply_c, t_c = c.expect(min(wait, 0.5))
         if reply_c is None:
             t_b_end = b.end()

@@ -66,10 +66,10 @@ def part_ports(srv, doc):
     for word in ("ciao", "socket", "udp"):
         start = len(srv.lines)
         status, out, err, secs = run_client(srv.port, word)
-        seen = srv.wait_for(r"datagram from", 2.0, start)
+        seen = srv.wait_for(d.DATAGRAM, 2.0, start)
         cport = int(seen[1].rsplit(":", 1)[1].split()[0]) if seen else None
         ev("client", tr("sent %r, got %r (exit %s); the server saw port %s",
-                        "inviato %r, ricevuto %r (uscita %s); il server ha visto la porta %s")
+                        "inviato %r, ricevuto %r (codice di uscita %s); il server ha visto la porta %s")
            % (word, out, status, cport))
         runs.append({"sent": word, "reply": out, "status": status, "client_port": cport})
     ports = [r["client_port"] for r in runs]
@@ -99,13 +99,13 @@ def part_dead(doc, timeout):
             ("unconnected", ["--no-connect"], tr("unconnected socket (sendto/recvfrom, as the lab)",
                                                   "socket non connesso (sendto/recvfrom, come nel lab)"))):
         before = d.read_snmp()
-        status, o, err, secs = run_client(port, "hello", extra, timeout)
+        status, o, err, secs = run_client(port, tr("hello", "ciao"), extra, timeout)
         secs = round(secs, 4)
         after = d.read_snmp()
         icmp = d.snmp_delta(before, after, "Icmp", "InDestUnreachs")
         noports = d.snmp_delta(before, after, "Udp", "NoPorts")
         ev("client", "%s:\n%22s%s" % (what, "", tr("exit status %s after %.3f s: %s",
-                                                   "stato di uscita %s dopo %.3f s: %s")
+                                                   "codice di uscita %s dopo %.3f s: %s")
                                           % (status, secs, err or o)))
         ev("kernel", tr("Udp NoPorts +%s, Icmp InDestUnreachs +%s (whole machine)",
                         "Udp NoPorts +%s, Icmp InDestUnreachs +%s (tutta la macchina)")
@@ -117,7 +117,7 @@ def part_dead(doc, timeout):
         say(tr("Measured: the kernel answered both datagrams with an ICMP \"port\n"
                "unreachable\" (Udp NoPorts, Icmp InDestUnreachs).",
                "Misurato: il kernel ha risposto a entrambi i datagrammi con un ICMP\n"
-               "\"port unreachable\" (Udp NoPorts, Icmp InDestUnreachs)."))
+               "\"porta irraggiungibile\" (Udp NoPorts, Icmp InDestUnreachs)."))
     say(tr("Why: the kernel answers a datagram for a closed port with an ICMP error.\n"
            "A connected socket has one peer, so Linux hands the error to it: the next\n"
            "recv() fails with ECONNREFUSED, here after %.3f s.  An unconnected socket\n"
@@ -165,7 +165,7 @@ def part_faulty(srv, doc):
                     "                      server could answer (the server was held with SIGSTOP)",
                     "inviato \"bye\" dalla porta %d e chiuso il socket prima che il server\n"
                     "                      potesse rispondere (server fermato con SIGSTOP)") % fport)
-    seen = srv.wait_for(r"datagram from 127\.0\.0\.1:%d\b" % fport, 2.0, start)
+    seen = srv.wait_for(d.DATAGRAM + r"127\.0\.0\.1:%d\b" % fport, 2.0, start)
     time.sleep(0.2)                 # let the reply and the ICMP error be counted
     after = d.read_snmp()
     noports = d.snmp_delta(before, after, "Udp", "NoPorts")
@@ -174,14 +174,15 @@ def part_faulty(srv, doc):
                     "Udp NoPorts +%s, Icmp OutDestUnreachs +%s (tutta la macchina)")
        % (noports, icmp_out))
     start2 = len(srv.lines)
-    status, o, err, secs = run_client(srv.port, "still there?")
-    srv.wait_for(r"datagram from", 2.0, start2)
+    probe = tr("still there?", "ci sei ancora?")
+    status, o, err, secs = run_client(srv.port, probe)
+    srv.wait_for(d.DATAGRAM, 2.0, start2)
     ev("client", tr("a normal client afterwards: %r (exit %s)",
-                    "un client normale subito dopo: %r (uscita %s)") % (o, status))
+                    "un client normale subito dopo: %r (codice di uscita %s)") % (o, status))
     out["server_saw_datagram"] = seen is not None
     out["udp_noports_delta"] = noports
     out["icmp_out_dest_unreach_delta"] = icmp_out
-    out["server_alive"] = srv.proc.poll() is None and status == 0 and o == "STILL THERE?"
+    out["server_alive"] = srv.proc.poll() is None and status == 0 and o == probe.upper()
     out["server_errors"] = [l for _, l in srv.lines[start:] if l.startswith("stderr: ")]
 
     # A naive server: IP_RECVERR on, and no try/except around recvfrom.
@@ -198,7 +199,7 @@ def part_faulty(srv, doc):
         n.recvfrom(2048)
         naive = "no error"
     except ConnectionRefusedError as e:
-        naive = "ECONNREFUSED (%s)" % e.strerror
+        naive = "ECONNREFUSED (%s)" % d.strerror(e.errno)
     except socket.timeout:
         naive = "timeout"
     n.close()
@@ -210,7 +211,7 @@ def part_faulty(srv, doc):
         say(tr("Measured: the reply found no socket (Udp NoPorts) and the kernel sent an\n"
                "ICMP \"port unreachable\" back to the server (Icmp OutDestUnreachs).",
                "Misurato: la risposta non ha trovato alcun socket (Udp NoPorts) e il\n"
-               "kernel ha rimandato al server un ICMP \"port unreachable\"\n"
+               "kernel ha rimandato al server un ICMP \"porta irraggiungibile\"\n"
                "(Icmp OutDestUnreachs)."))
     say(tr("What happens: nothing breaks on the server.  It received the datagram\n"
            "and answered; the answer is lost.  The lab's server (an unconnected\n"
@@ -246,7 +247,7 @@ def main():
     say(tr("== UDP: client addresses, a missing server, a client that leaves early ==",
            "== UDP: indirizzi dei client, server assente, client che se ne va prima =="))
     srv = d.Program([d.bin_path("udp-server"), "--port", "0"])
-    ev("server", srv.first)
+    ev("server", srv.told())
     doc = {"demo": "udp", "server_port": srv.port}
     say(tr("The slides check the server with netstat -aut; ss -uan shows its socket:",
            "Le slide controllano il server con netstat -aut; ss -uan mostra il suo socket:"))

@@ -12,11 +12,12 @@
 
 #include "buf.h"
 #include "log.h"
+#include "msg.h"
 #include "opt.h"
 #include "demo.h"
 
-/* 0 English, 1 Italian (--lang it). */
-static int demo_it;
+/* 0 English, 1 Italian: --lang, else DEMO_LANG or the locale. */
+static int demo_it = -1;
 
 int demo_step;
 
@@ -26,19 +27,22 @@ static double demo_paused;
 const char *
 tr(const char *en, const char *it)
 {
+	if (demo_it == -1)
+		demo_it = msg_italian();
 	return demo_it ? it : en;
 }
 
 /* 0 on "en" or "it", -1 otherwise. */
+/*
+ * --lang: the narration, this program's own messages (lib/msg.h) and,
+ * through DEMO_LANG, the programs it starts.  0, or -1 if s is neither.
+ */
 static int
 demo_lang(const char *s)
 {
-	if (strcmp(s, "en") == 0)
-		demo_it = 0;
-	else if (strcmp(s, "it") == 0)
-		demo_it = 1;
-	else
+	if (msg_setlang(s) == -1 || setenv("DEMO_LANG", s, 1) == -1)
 		return -1;
+	demo_it = msg_italian();
 	return 0;
 }
 
@@ -104,11 +108,7 @@ demo_ask(const char *label, const char *question)
 size_t
 demo_width(const char *s, size_t n)
 {
-	size_t i, w = 0;
-
-	for (i = 0; i < n && s[i] != '\0'; i++)
-		w += ((unsigned char)s[i] & 0xc0) != 0x80;
-	return w;
+	return msg_width(s, n);
 }
 
 const char *
@@ -116,12 +116,8 @@ demo_pad(const char *s, int width)
 {
 	static char ring[8][160];
 	static int next;
-	char *out = ring[next++ % 8];
-	size_t w = demo_width(s, (size_t)-1);
 
-	snprintf(out, sizeof(ring[0]), "%s%*s", s,
-	    w < (size_t)width ? width - (int)w : 0, "");
-	return out;
+	return msg_pad(ring[next++ % 8], sizeof(ring[0]), s, width);
 }
 
 void

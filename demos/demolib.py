@@ -7,6 +7,7 @@ ADDR:PORT (...)' while its log lines are timestamped as they come.
 """
 
 import argparse
+import errno
 import json
 import os
 import re
@@ -34,18 +35,45 @@ def parser(description):
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--json", metavar="FILE",
                    help="also write the measurements as JSON ('-' = stdout)")
-    p.add_argument("--lang", choices=("en", "it"), default="en",
-                   help="narration in English (default) or Italian")
+    p.add_argument("--lang", choices=("en", "it"),
+                   help="English or Italian (default: DEMO_LANG, then the locale)")
     p.add_argument("--step", action="store_true",
                    help="ask each question of the slides and wait for Enter "
                         "before running it (for class)")
     return p
 
 
+def env_lang():
+    """The language the environment asks for, as lib/msg.c decides it:
+    the first of DEMO_LANG, SOCKLAB_LANG, LC_ALL, LC_MESSAGES, LANG set."""
+    for var in ("DEMO_LANG", "SOCKLAB_LANG", "LC_ALL", "LC_MESSAGES", "LANG"):
+        v = os.environ.get(var)
+        if v:
+            return "it" if v.startswith("it") else "en"
+    return "en"
+
+
 def setup(args):
+    """--lang, else the environment; the programs a demo starts speak
+    the same language (DEMO_LANG)."""
     global LANG, STEP
-    LANG = args.lang
+    LANG = args.lang or env_lang()
+    os.environ["DEMO_LANG"] = LANG
     STEP = args.step
+
+
+def strerror(errnum):
+    """os.strerror() in the narration's language, for the few errors the
+    demos show (the words are lib/msg.c's)."""
+    it = {errno.ECONNREFUSED: "Connessione rifiutata",
+          errno.ECONNRESET: "Connessione azzerata dal peer",
+          errno.ETIMEDOUT: "Connessione scaduta"}
+    return it.get(errnum, os.strerror(errnum)) if LANG == "it" else os.strerror(errnum)
+
+
+# What the servers log, in either language (lib/msg.c has the words).
+CONNECTED = r"(?:connected with|connessione stabilita con) "
+DATAGRAM = r"(?:datagram from|datagramma da) "
 
 
 def now():
@@ -181,6 +209,15 @@ class Program:
         for th in self._threads:
             th.start()
 
+    def told(self):
+        """The first line in the narration's language: the program
+        prints it in English always, for the scripts that wait for it."""
+        if LANG != "it":
+            return self.first
+        info = self.first[self.first.rindex("(") + 1:-1]
+        info = info.replace("model ", "modello ")
+        return "in ascolto su %s (%s)" % (self.first.split()[2], info)
+
     def _drain(self, f, prefix):
         for raw in iter(f.readline, b""):
             line = prefix + raw.decode("utf-8", "replace").rstrip("\n")
@@ -233,8 +270,9 @@ def ss(opts, port):
         f = line.split()
         if len(f) >= 5 and f[1].isdigit() and f[2].isdigit():
             rows.append((f[0], int(f[1]), int(f[2]), f[3], f[4]))
-    ev("ss -" + opts, "%-6s %-6s %-6s %-21s %s" % ("State", "Recv-Q", "Send-Q",
-                                                  "Local", "Peer"))
+    ev("ss -" + opts, "%-6s %-6s %-6s %-21s %s" % (
+        tr("State", "Stato"), "Recv-Q", "Send-Q", tr("Local", "Locale"),
+        tr("Peer", "Remoto")))
     for r in rows:
         ev("", "%-6s %-6d %-6d %-21s %s" % (r[0][:6], r[1], r[2], r[3], r[4]))
     return rows

@@ -35,6 +35,7 @@
 
 #include "casemap.h"
 #include "log.h"
+#include "msg.h"
 #include "net.h"
 #include "opt.h"
 
@@ -59,6 +60,8 @@ usage(FILE *f)
 "  -t, --timeout SEC    wait at most SEC seconds for each reply (default 1)\n"
 "      --no-connect     use sendto()/recvfrom() on an unconnected socket:\n"
 "                       a missing server is then noticed only by the timeout\n"
+"  -L, --lang en|it     English or Italian (default: DEMO_LANG, then the\n"
+"                       locale)\n"
 "  -h, --help           this help\n"
 "  -V, --version        print the version\n"
 "Sends each line of standard input, without its newline, as one datagram\n"
@@ -263,6 +266,7 @@ main(int argc, char **argv)
 		{ "port", required_argument, NULL, 'p' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "no-connect", no_argument, NULL, 'N' },
+		{ "lang", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
@@ -273,7 +277,7 @@ main(int argc, char **argv)
 	int ch;
 
 	log_setprog(argv[0]);
-	while ((ch = getopt_long(argc, argv, "H:p:t:hV", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "H:p:t:L:hV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'H': host = optarg; break;
 		case 'p':
@@ -287,6 +291,10 @@ main(int argc, char **argv)
 				bad_usage();
 			break;
 		case 'N': c.connected = 0; break;
+		case 'L':
+			if (msg_option(optarg) == -1)
+				bad_usage();
+			break;
 		case 'h': usage(stdout); exit(0);
 		case 'V': puts(SOCKLAB_VERSION); exit(0);
 		default: usage(stderr); exit(2);

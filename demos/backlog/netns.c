@@ -254,7 +254,7 @@ run_defer(struct buf *j)
 "  (The queue of half-open connections of a listen(1) socket is small\n"
 "  too: the SYNs beyond it were answered with SYN cookies, which bypass\n"
 "  TCP_DEFER_ACCEPT: those clients went straight into the accept queue.)\n",
-"  (Anche la coda delle connessioni half-open di un socket listen(1) è\n"
+"  (Anche la coda delle connessioni semiaperte di un socket listen(1) è\n"
 "  piccola: ai SYN oltre quella si è risposto con i SYN cookie, che\n"
 "  saltano TCP_DEFER_ACCEPT: quei client sono entrati subito nella coda di\n"
 "  accept.)\n"));

@@ -23,11 +23,20 @@ timeline_intro(const struct opts *o, const struct sysctls *s)
 "client, la seconda e la terza richiesta rimangono in coda, mentre la\n"
 "quarta viene rifiutata.\"  (listen(1) gives a queue of 1+1; while the\n"
 "server serves the first client the second and third wait in the queue,\n"
-"the fourth is refused.)\n\n",
+"the fourth is refused.)\n"
+"The slide calls the backlog a \"coda delle connessioni incomplete\", a\n"
+"queue of incomplete connections.  On Linux the backlog bounds the queue\n"
+"of completed connections, those whose handshake is done and that wait\n"
+"for accept(); half-open ones (SYN received) wait in another queue,\n"
+"bounded by tcp_max_syn_backlog.\n\n",
 "Slide: \"Con il comando serverSocket.listen(1) abbiamo istanziato un\n"
 "backlog di lunghezza 1+1 [...] Quando il server sta servendo il primo\n"
 "client, la seconda e la terza richiesta rimangono in coda, mentre la\n"
-"quarta viene rifiutata.\"\n\n"));
+"quarta viene rifiutata.\"\n"
+"La slide chiama il backlog \"coda delle connessioni incomplete\".  In\n"
+"Linux il backlog limita la coda delle connessioni completate, quelle che\n"
+"hanno finito l'handshake e aspettano accept(); le semiaperte (SYN\n"
+"ricevuto) aspettano in un'altra coda, limitata da tcp_max_syn_backlog.\n\n"));
 	if (o->brief)
 		printf(tr("Kernel: somaxconn %ld, tcp_abort_on_overflow %ld, "
 		    "tcp_syn_retries %ld.\n", "Kernel: somaxconn %ld, "
@@ -45,7 +54,8 @@ timeline_intro(const struct opts *o, const struct sysctls *s)
 "    (tcp_syn_linear_timeouts non esiste in questo kernel: le\n"
 "    ritrasmissioni del SYN si distanziano in modo esponenziale, 1 s, 2 s,\n"
 "    4 s ...)\n"));
-	printf(tr(
+	if (!o->brief)	/* the question says it */
+		printf(tr(
 "\nbin/server --model iterative --backlog %d: one session at a time, no\n"
 "accept() while it lasts.  Client 0 connects and stays in session for\n"
 "%.1f s; clients 1..%d connect meanwhile, %ld ms apart.  Every later\n"

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "msg.h"
 #include "backlog.h"
 
 double T0;	/* every time printed is relative to this */
@@ -57,19 +58,21 @@ client_fail(struct client *c, double now, enum cstate st, int err)
 {
 	c->st = st;
 	c->t_end = now;
-	snprintf(c->err, sizeof(c->err), "%s", strerror(err));
+	snprintf(c->err, sizeof(c->err), "%s", strerror(err));	/* JSON */
 	if (c->fd != -1)
 		close(c->fd);
 	c->fd = -1;
 	if (st == C_REFUSED)
 		ev(now, cname(c), tr("connect() refused (%s): an RST came back",
-		    "connect() rifiutata (%s): è tornato un RST"), c->err);
+		    "connect() rifiutata (%s): è tornato un RST"),
+		    msg_strerror(err));
 	else if (st == C_TIMEDOUT)
 		ev(now, cname(c), tr("connect() gave up (%s) after %.1f s",
-		    "connect() ha rinunciato (%s) dopo %.1f s"), c->err,
-		    now - c->t_start);
+		    "connect() ha rinunciato (%s) dopo %.1f s"),
+		    msg_strerror(err), now - c->t_start);
 	else
-		ev(now, cname(c), tr("error: %s", "errore: %s"), c->err);
+		ev(now, cname(c), tr("error: %s", "errore: %s"),
+		    msg_strerror(err));
 }
 
 /* Poll the kernel for SYN retransmissions of a connecting socket. */
@@ -96,10 +99,11 @@ client_check_retx(struct client *c, double now)
 		}
 		if (c->nretx < MAXRETX)
 			c->t_retx[c->nretx++] = now;
-		ev(now, cname(c), tr(
-		    "SYN retransmitted (#%u), %.2f s after connect()",
-		    "SYN ritrasmesso (n. %u), %.2f s dopo connect()"),
-		    c->retx_seen, now - c->t_start);
+		if (!brief)	/* the summary's last column has them */
+			ev(now, cname(c), tr(
+			    "SYN retransmitted (#%u), %.2f s after connect()",
+			    "SYN ritrasmesso (n. %u), %.2f s dopo connect()"),
+			    c->retx_seen, now - c->t_start);
 	}
 }
 
@@ -124,7 +128,8 @@ client_established(struct timeline *tl, struct client *c, double now)
 		    "connect()",
 		    "stabilita con la ritrasmissione n. %u del SYN, %.2f s "
 		    "dopo connect()"), c->nretx, now - c->t_start);
-	snprintf(line, sizeof(line), "hello from client %d\n", c->id);
+	snprintf(line, sizeof(line), tr("hello from client %d\n",
+	    "ciao dal client %d\n"), c->id);
 	if (net_write_all(c->fd, line, strlen(line)) == -1)
 		client_fail(c, now, C_FAILED, errno);
 }
@@ -197,7 +202,9 @@ read_server_log(struct timeline *tl, double now)
 	int port, i;
 
 	while (server_line(&tl->srv, line, sizeof(line))) {
-		if ((p = strstr(line, "connected with ")) == NULL)
+		/* In either language: lib/msg.c has the words. */
+		if ((p = strstr(line, "connected with ")) == NULL &&
+		    (p = strstr(line, "connessione stabilita con ")) == NULL)
 			continue;
 		if ((p = strrchr(p, ':')) == NULL)
 			continue;
@@ -353,9 +360,9 @@ snapshot(struct timeline *tl, double now)
 static void
 closed_port(struct timeline *tl)
 {
-	char p[16], err[NET_ERR_LEN];
+	char p[16], err[NET_ERR_LEN], text[512];
 	double t;
-	int fd, i, refused = 0;
+	int fd, i, e, refused = 0;
 
 	snprintf(p, sizeof(p), "%d", tl->srv.port);
 	t = demo_now();
@@ -367,16 +374,17 @@ closed_port(struct timeline *tl)
 		    "connected");
 		return;
 	}
-	snprintf(tl->refused_err, sizeof(tl->refused_err), "%s",
-	    strerror(errno));
-	printf(tr(
-"\nFor contrast, with the server stopped: connect() to port %d gives\n"
-"\"%s\" after %.3f ms.  That is what \"refused\" looks like: an RST\n"
-"from a port where nobody listens, at once.\n",
-"\nPer confronto, a server fermo: connect() alla porta %d dà\n"
-"\"%s\" dopo %.3f ms.  Ecco cos'è \"rifiutata\": un RST da una\n"
-"porta dove nessuno ascolta, subito.\n"),
-	    tl->srv.port, tl->refused_err, tl->refused_ms);
+	e = errno;
+	snprintf(tl->refused_err, sizeof(tl->refused_err), "%s", strerror(e));
+	snprintf(text, sizeof(text), tr(
+"For contrast, with the server stopped: connect() to port %d gives "
+"\"%s\" after %.3f ms.  That is what \"refused\" looks like: an RST "
+"from a port where nobody listens, at once.",
+"Per confronto, a server fermo: connect() alla porta %d dà "
+"\"%s\" dopo %.3f ms.  Ecco cos'è \"rifiutata\": un RST da una "
+"porta dove nessuno ascolta, subito."),
+	    tl->srv.port, msg_strerror(e), tl->refused_ms);
+	demo_fill("\n", 0, text);
 	for (i = 1; i <= tl->n; i++)
 		refused += tl->c[i].st == C_REFUSED;
 	printf(tr("Clients refused while the queue was full: %d.\n",
@@ -433,8 +441,8 @@ run_timeline(struct timeline *tl, const struct opts *o,
 	ev(demo_now(), "client 0", "%s", tr(
 	    "connected, sent \"hello from client 0\", got \"HELLO FROM "
 	    "CLIENT 0\": the server is busy with it now",
-	    "connesso, ha inviato \"hello from client 0\", ricevuto \"HELLO "
-	    "FROM CLIENT 0\": ora il server è occupato con lui"));
+	    "connesso, ha inviato \"ciao dal client 0\", ricevuto \"CIAO "
+	    "DAL CLIENT 0\": ora il server è occupato con lui"));
 	release = T0 + o->busy_ms / 1000.0;
 	if (release > deadline)
 		release = deadline;
