@@ -180,17 +180,19 @@ uninstall:
 # demo-backlog.  `make demo-NAME` runs one, `make demo` all of them,
 # saying which of how many it is in.  Their command lines are not echoed:
 # the demo's output is the lesson.
-DEMOS	  = udp exercise2 backlog exercise3
+DEMOS	  = udp exercise2 backlog reuseaddr exercise3
 DEMO_ARGS = $(if $(filter-out 0 no,$(STEP)),--step) \
 	    $(if $(DEMO_LANG),--lang $(DEMO_LANG))
 DEMO_ENV  = SOCKLAB_BIN=$(CURDIR)/$(BIN)
 DEMO_RUN_udp	   = python3 demos/demo-udp.py
 DEMO_RUN_exercise2 = python3 demos/demo-exercise2.py
 DEMO_RUN_backlog   = $(BIN)/demo-backlog $(BACKLOG_ARGS)
+DEMO_RUN_reuseaddr = python3 demos/demo-reuseaddr.py
 DEMO_RUN_exercise3 = $(BIN)/demo-exercise3
 DEMO_NEEDS_udp	     = $(BIN)/udp-server $(BIN)/udp-client
 DEMO_NEEDS_exercise2 = $(BIN)/server
 DEMO_NEEDS_backlog   = $(BIN)/server $(BIN)/demo-backlog
+DEMO_NEEDS_reuseaddr = $(BIN)/server
 DEMO_NEEDS_exercise3 = $(BIN)/demo-exercise3
 
 .PHONY: demo backlog $(addprefix demo-,$(DEMOS))

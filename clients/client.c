@@ -70,7 +70,7 @@ usage(FILE *f)
 "                       first client)\n"
 "  -t, --timeout SEC    give up when connecting, sending a line (each 64 KiB\n"
 "                       of a longer one) or waiting for a reply takes longer\n"
-"                       than SEC seconds (default: no limit)\n"
+"                       than SEC seconds (default, or 'none': no limit)\n"
 "  -L, --lang en|it     English or Italian (default: DEMO_LANG, then the\n"
 "                       locale)\n"
 "  -h, --help           this help\n"
@@ -438,7 +438,7 @@ main(int argc, char **argv)
 			break;
 		case '1': c.once = 1; break;
 		case 't':
-			if (opt_msec("--timeout", optarg, 1, 86400,
+			if (opt_timeout("--timeout", optarg, 1, 86400,
 			    &c.timeout_ms) == -1)
 				bad_usage();
 			break;

@@ -80,6 +80,37 @@ def part_ports(srv, doc):
     doc["ports_distinct"] = len(set(ports)) == len(ports) and None not in ports
 
 
+def wait_forever(port, watch):
+    """The lab's first client: no settimeout().  bin/udp-client
+    --timeout none, watched for `watch` seconds, then stopped."""
+    args = [d.bin_path("udp-client"), "--port", str(port), "--no-connect",
+            "--timeout", "none"]
+    p = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    p.stdin.write(b"hello\n")
+    p.stdin.flush()
+    try:
+        p.wait(watch)
+        waiting = False
+    except subprocess.TimeoutExpired:
+        waiting = True
+        p.terminate()
+        p.wait()
+    for f in (p.stdin, p.stdout, p.stderr):
+        f.close()
+    if waiting:
+        ev("client", tr("--no-connect --timeout none (the lab's client without settimeout()):\n"
+                        "still waiting after %.1f s, and it would wait for ever; the demo\n"
+                        "stopped it with SIGTERM",
+                        "--no-connect --timeout none (il client del lab senza settimeout()):\n"
+                        "ancora in attesa dopo %.1f s, e aspetterebbe per sempre; la demo\n"
+                        "l'ha fermato con SIGTERM") % watch)
+    else:
+        ev("client", tr("--timeout none: ended by itself (codice %s)",
+                        "--timeout none: terminato da solo (codice di uscita %s)") % p.returncode)
+    return {"still_waiting": waiting, "watched_s": watch}
+
+
 def part_dead(doc, timeout):
     say(tr("\n-- Exercise 1a: no server on the port --",
            "\n-- Esercizio 1a: nessun server sulla porta --"))
@@ -112,6 +143,7 @@ def part_dead(doc, timeout):
            % (noports, icmp))
         out[key] = {"status": status, "seconds": secs, "stderr": err,
                     "udp_noports_delta": noports, "icmp_in_dest_unreach_delta": icmp}
+    out["forever"] = wait_forever(port, 2 * timeout)
     c, u = out["connected"], out["unconnected"]
     if c["udp_noports_delta"] and u["udp_noports_delta"]:
         say(tr("Measured: the kernel answered both datagrams with an ICMP \"port\n"
@@ -123,16 +155,16 @@ def part_dead(doc, timeout):
            "recv() fails with ECONNREFUSED, here after %.3f s.  An unconnected socket\n"
            "could be talking to anyone, so Linux keeps the error to itself: only the\n"
            "timeout (settimeout in the lab, --timeout here) ends the wait, after %.3f s.\n"
-           "Without a timeout it would wait forever.  Either way the client ends\n"
+           "Without a timeout it waits for ever (--timeout none above).  With one, the client ends\n"
            "with a message and a non-zero status, not a crash.",
            "Perché: il kernel risponde a un datagramma per una porta chiusa con un\n"
            "errore ICMP.  Un socket connesso ha un solo interlocutore, quindi Linux gli\n"
            "passa l'errore: la recv() successiva fallisce con ECONNREFUSED, qui dopo\n"
            "%.3f s.  Un socket non connesso potrebbe parlare con chiunque, quindi Linux\n"
            "tiene l'errore per sé: solo il timeout (settimeout nel lab, qui --timeout)\n"
-           "chiude l'attesa, dopo %.3f s.  Senza timeout aspetterebbe per sempre.  In\n"
-           "entrambi i casi il client termina con un messaggio e uno stato non zero,\n"
-           "senza eccezioni non gestite.") % (c["seconds"], u["seconds"]))
+           "chiude l'attesa, dopo %.3f s.  Senza timeout aspetta per sempre (--timeout\n"
+           "none qui sopra).  Con un timeout il client termina con un messaggio e un\n"
+           "codice di uscita non zero, senza eccezioni non gestite.") % (c["seconds"], u["seconds"]))
     doc["dead_port"] = out
 
 
@@ -161,7 +193,7 @@ def part_faulty(srv, doc):
         s.close()
     finally:
         os.kill(srv.proc.pid, signal.SIGCONT)
-    ev("faulty", tr("sent \"bye\" from port %d and closed its socket before the\n"
+    ev(tr("faulty", "errato"), tr("sent \"bye\" from port %d and closed its socket before the\n"
                     "                      server could answer (the server was held with SIGSTOP)",
                     "inviato \"bye\" dalla porta %d e chiuso il socket prima che il server\n"
                     "                      potesse rispondere (server fermato con SIGSTOP)") % fport)
@@ -203,7 +235,7 @@ def part_faulty(srv, doc):
     except socket.timeout:
         naive = "timeout"
     n.close()
-    ev("naive", tr("a server with IP_RECVERR set: its next recvfrom() raised %s",
+    ev(tr("naive", "ingenuo"), tr("a server with IP_RECVERR set: its next recvfrom() raised %s",
                    "un server con IP_RECVERR: la sua recvfrom() successiva ha sollevato %s") % naive)
     out["naive_recverr_next_recvfrom"] = naive
     bounced = bool(noports) and bool(icmp_out)
@@ -234,6 +266,21 @@ def part_faulty(srv, doc):
            "li registra e prosegue (come bin/udp-server), e non aspetta mai un solo\n"
            "client.") % (tr(" (no error in its log)", " (nessun errore nel suo log)")
                          if not out["server_errors"] else ""))
+    say(tr("On Windows the lab's own server dies here, which is why the slide asks.\n"
+           "There an unconnected UDP socket does get the ICMP error: the next\n"
+           "recvfrom() fails with WSAECONNRESET (10054), which Python raises as\n"
+           "ConnectionResetError, and the slide's server has no try/except.  Linux\n"
+           "tells an unconnected socket nothing unless it asks (IP_RECVERR), so the\n"
+           "same server goes on.  Portable fix: catch the error around recvfrom()\n"
+           "and keep serving (on Windows also: ioctl SIO_UDP_CONNRESET off).",
+           "Su Windows il server del lab qui muore, ed è per questo che la slide lo\n"
+           "chiede.  Lì anche un socket UDP non connesso riceve l'errore ICMP: la\n"
+           "recvfrom() successiva fallisce con WSAECONNRESET (10054), che Python\n"
+           "solleva come ConnectionResetError, e il server della slide non ha\n"
+           "try/except.  Linux a un socket non connesso non dice nulla se non lo\n"
+           "chiede (IP_RECVERR), quindi lo stesso server prosegue.  Correzione\n"
+           "portabile: catturare l'errore attorno a recvfrom() e continuare a servire\n"
+           "(su Windows anche: ioctl SIO_UDP_CONNRESET disattivato)."))
     doc["faulty"] = out
 
 

@@ -270,11 +270,11 @@ def ss(opts, port):
         f = line.split()
         if len(f) >= 5 and f[1].isdigit() and f[2].isdigit():
             rows.append((f[0], int(f[1]), int(f[2]), f[3], f[4]))
-    ev("ss -" + opts, "%-6s %-6s %-6s %-21s %s" % (
+    ev("ss -" + opts, "%-9s %-6s %-6s %-16s %s" % (
         tr("State", "Stato"), "Recv-Q", "Send-Q", tr("Local", "Locale"),
         tr("Peer", "Remoto")))
     for r in rows:
-        ev("", "%-6s %-6d %-6d %-21s %s" % (r[0][:6], r[1], r[2], r[3], r[4]))
+        ev("", "%-9s %-6d %-6d %-16s %s" % (r[0], r[1], r[2], r[3], r[4]))
     return rows
 
 

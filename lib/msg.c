@@ -18,7 +18,10 @@
 
 const struct msg_pair msg_formats[] = {
 	/* bin/server's log */
-	{ "connected with %s", "connessione stabilita con %s" },
+	{ "connected with %s (pid %d)",
+	    "connessione stabilita con %s (pid %d)" },
+	{ "connected with %s (pid %d, tid %d)",
+	    "connessione stabilita con %s (pid %d, tid %d)" },
 	{ "session with %s ended: %lu lines, %s",
 	    "sessione con %s terminata: righe %lu, %s" },
 	{ "stopped", "fermato" },

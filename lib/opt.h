@@ -28,6 +28,9 @@ int		opt_double(const char *opt, const char *s, double min,
  * rounded down to 0 unless s is 0 and zero_ok. */
 int		opt_msec(const char *opt, const char *s, int zero_ok,
 		    double max, int *ms);
+/* A timeout: as opt_msec, or "none", which is 0 (wait for ever). */
+int		opt_timeout(const char *opt, const char *s, int zero_ok,
+		    double max, int *ms);
 /* The monotonic clock in milliseconds. */
 long long	mono_ms(void);
 

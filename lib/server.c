@@ -412,11 +412,23 @@ server_busy(int fd)
 	close(fd);
 }
 
+/*
+ * The log names who serves the session: a process per session (fork)
+ * shows a new pid each time, a thread per session a new tid, the
+ * iterative server always the same pid.
+ */
 void
 log_session_open(const struct server_opts *o, const char *addr)
 {
-	if (!o->quiet)
-		log_out("connected with %s", addr);
+	pid_t pid = getpid(), tid = gettid();
+
+	if (o->quiet)
+		return;
+	if (tid == pid)
+		log_out("connected with %s (pid %d)", addr, (int)pid);
+	else
+		log_out("connected with %s (pid %d, tid %d)", addr, (int)pid,
+		    (int)tid);
 }
 
 void

@@ -63,7 +63,7 @@ if args:
     flat = re.sub(r"\s+", " ", out)       # filled lines joined
     t.ok(out and not bad, "%s: no English word or sentence in %d lines" % (how, out.count("\n")))
     for term in ("connessione stabilita", "codice di uscita", "Timeout scaduti: Server non raggiungibile",
-                 "Domanda 2b", "Cosa vi aspettate?", "[1/4]", "coda delle connessioni completate",
+                 "Domanda 2b", "Cosa vi aspettate?", "[1/5]", "coda delle connessioni completate",
                  "semiaperte"):
         t.ok(term in flat, "it says %r" % term)
     i = flat.find("connessioni incomplete")

@@ -130,6 +130,8 @@ t.ok(-1 < stepped.find("Question 3a") < stepped.find("- back to back\n") <
      stepped.find("Question 3b") < stepped.find("- pause after each send\n"),
      "demo-exercise3: 3a and 3b each asked before its rows")
 
+compare("demo-reuseaddr", ["demo-reuseaddr.py"], 1)
+
 # The backlog: event lines depend on when retransmitted SYNs land, so the
 # text is compared outside the timeline; the facts are in the summary.
 compare("demo-backlog", ["demo-backlog", "--parts", "timeline,sweep", "-b", "1",

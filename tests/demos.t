@@ -171,6 +171,21 @@ if have_ss:
 else:
     t.skip("ss -ltn / ss -tn snapshots", "ss not installed")
 
+t.ok(dp.get("forever", {}).get("still_waiting"),
+     "udp-client --timeout none still waits after twice the timeout")
+
+# --- SO_REUSEADDR: a restart after the server closed first ----------------
+rc, doc, _, _ = demo(["demo-reuseaddr.py"], 30)
+rows = {(r["old"], r["new"]): r["error"] for r in (doc or {}).get("python", [])}
+t.is_(rows.get((False, False)), "Address already in use",
+      "restart without SO_REUSEADDR after TIME_WAIT: Address already in use")
+t.ok(rows.get((True, False)) and rows.get((False, True)),
+     "setting it on one side only does not help: %s" % rows)
+t.is_(rows.get((True, True), "missing"), None, "old and new server with SO_REUSEADDR: bind() succeeds")
+t.ok(any(r["time_wait_seen"] for r in (doc or {}).get("python", [])) or not have_ss,
+     "ss -tan showed the TIME-WAIT connection")
+t.ok((doc or {}).get("bin_restart_ok"), "bin/server restarts at once on the same port")
+
 # --- the short backlog mode -----------------------------------------------
 rc, doc, out, _ = demo(["demo-backlog", "--short"], 30)
 cl = (doc or {}).get("timeline", {}).get("clients", [])

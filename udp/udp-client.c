@@ -57,7 +57,9 @@ usage(FILE *f)
 "usage: udp-client [options]\n"
 "  -H, --host HOST      server address (default 127.0.0.1)\n"
 "  -p, --port PORT      server UDP port (default 12000)\n"
-"  -t, --timeout SEC    wait at most SEC seconds for each reply (default 1)\n"
+"  -t, --timeout SEC    wait at most SEC seconds for each reply (default 1);\n"
+"                       'none' waits for ever, as the lab's client without\n"
+"                       settimeout() does\n"
 "      --no-connect     use sendto()/recvfrom() on an unconnected socket:\n"
 "                       a missing server is then noticed only by the timeout\n"
 "  -L, --lang en|it     English or Italian (default: DEMO_LANG, then the\n"
@@ -167,12 +169,13 @@ recv_reply(const struct client *c, const char *want, size_t wantlen,
 	struct pollfd pfd;
 	struct iovec iov;
 	struct msghdr msg;
-	long deadline = mono_ms() + c->timeout_ms, left;
+	long deadline = mono_ms() + c->timeout_ms, left = -1;
 	ssize_t n;
 	int rc;
 
 	for (;;) {
-		if ((left = deadline - mono_ms()) <= 0)
+		/* --timeout none: poll() for ever (left -1). */
+		if (c->timeout_ms > 0 && (left = deadline - mono_ms()) <= 0)
 			timed_out(c);
 		pfd.fd = c->fd;
 		pfd.events = POLLIN;
@@ -286,7 +289,7 @@ main(int argc, char **argv)
 			port = optarg;
 			break;
 		case 't':
-			if (opt_msec("--timeout", optarg, 0, 86400,
+			if (opt_timeout("--timeout", optarg, 0, 86400,
 			    &c.timeout_ms) == -1)
 				bad_usage();
 			break;

@@ -59,15 +59,17 @@ language(void)
 
 	ok(msg_setlang("fr") == -1, "msg_setlang refuses 'fr'");
 	ok(msg_setlang("en") == 0, "English");
-	ok(strcmp(msg("connected with %s"), "connected with %s") == 0,
+	ok(strcmp(msg("connected with %s (pid %d)"),
+	    "connected with %s (pid %d)") == 0,
 	    "English: msg() returns the English format");
 	is(msg_phrases(line, strlen(line), sizeof(line)), strlen(line),
 	    "English: no phrase replaced");
 	ok(strcmp(msg_strerror(ECONNREFUSED), strerror(ECONNREFUSED)) == 0,
 	    "English: msg_strerror is strerror");
 	ok(msg_setlang("it") == 0 && msg_italian(), "Italian");
-	ok(strcmp(msg("connected with %s"), "connessione stabilita con %s") ==
-	    0, "Italian: «connessione stabilita»");
+	ok(strcmp(msg("connected with %s (pid %d)"),
+	    "connessione stabilita con %s (pid %d)") == 0,
+	    "Italian: «connessione stabilita»");
 	ok(strcmp(msg("timeout expired: server not reachable (no reply in %s)"),
 	    "Timeout scaduti: Server non raggiungibile (nessuna risposta in %s)")
 	    == 0, "Italian: the UDP client's timeout in the slide's words");
