@@ -75,6 +75,7 @@ DEPS	 = build \
 	   $(if $(filter stress,$(MAKECMDGOALS)),stress) \
 	   $(if $(filter fuzz fuzz-run-%,$(MAKECMDGOALS)),fuzz) \
 	   $(if $(filter demo demo-% backlog,$(MAKECMDGOALS)),demo) \
+	   $(if $(filter handouts,$(MAKECMDGOALS)),handouts) \
 	   $(if $(filter deps,$(MAKECMDGOALS)),all)
 deps:
 	@sh scripts/deps.sh $(strip $(DEPS))
@@ -183,7 +184,7 @@ uninstall:
 DEMOS	  = udp exercise2 backlog reuseaddr exercise3
 DEMO_ARGS = $(if $(filter-out 0 no,$(STEP)),--step) \
 	    $(if $(DEMO_LANG),--lang $(DEMO_LANG))
-DEMO_ENV  = SOCKLAB_BIN=$(CURDIR)/$(BIN)
+DEMO_ENV  = SOCKLAB_BIN=$(abspath $(BIN))
 DEMO_RUN_udp	   = python3 demos/demo-udp.py
 DEMO_RUN_exercise2 = python3 demos/demo-exercise2.py
 DEMO_RUN_backlog   = $(BIN)/demo-backlog $(BACKLOG_ARGS)
@@ -208,6 +209,14 @@ demo: deps $(foreach d,$(DEMOS),$(DEMO_NEEDS_$(d)))
 	    printf '\n[%d/%d] make demo-%s\n' $$n $(words $(DEMOS)) $$d; \
 	    $(MAKE) -s --no-print-directory demo-$$d || exit 1; \
 	done
+
+# make handouts: one HTML page per exercise, in Italian and English, for
+# students and for the teacher (with the answer, measured by running the
+# demos here), SVG diagrams drawn from what the demos record; written to
+# build/handouts/ by scripts/handouts.py through pandoc.
+.PHONY: handouts
+handouts: deps $(foreach d,$(DEMOS),$(DEMO_NEEDS_$(d)))
+	@$(DEMO_ENV) python3 scripts/handouts.py --out build/handouts
 
 clean:
 	rm -rf bin build

@@ -116,6 +116,7 @@ def run_model(model, wait, ask):
                      "--backlog", "1"])
     ev("server", srv.told())
     r = {"model": model}
+    first = len(d.EVENTS)
     try:
         step("a")
         a = Client("A", srv.port)
@@ -183,6 +184,9 @@ def run_model(model, wait, ask):
         time.sleep(0.05)        # let the last log lines arrive
     finally:
         r["server_status"] = srv.stop()
+    # The timeline of this run, for scripts/handouts.py's diagram.
+    r["events"] = [{"t": round(t, 4), "who": w, "what": m}
+                   for t, w, m in d.EVENTS[first:] if w in ("A", "B", "C", "server")]
     return r
 
 

@@ -23,6 +23,7 @@ STEP = False
 _lock = threading.Lock()
 T0 = time.monotonic()
 PAUSED = 0.0             # seconds spent waiting for Enter (see now())
+EVENTS = []              # (time, who, message) of every ev(): the JSON's timelines
 PROMPT = {"en": "  [Enter to go on] ", "it": "  [Invio per continuare] "}
 
 
@@ -123,6 +124,8 @@ def ev(who, msg, t=None):
     """One event of the timeline: '  +1.234 s  client B  message', the
     message filled to COLS columns."""
     t = now() if t is None else t
+    with _lock:
+        EVENTS.append((t, who, msg))
     say(fill("  %+7.3f s  %-9s " % (t, who), msg, EV_INDENT))
     return t
 
