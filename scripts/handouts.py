@@ -144,8 +144,8 @@ TEXT = {
                      "the clients in SYN-SENT: waiting, not refused",
                      "when each waiting client gets in after client 0 ends"],
             "answer": "listen({backlog}): {queued} connections completed and waited in the accept queue "
-                      "(Recv-Q {rq}, Send-Q {sq}: backlog+1); the other {waiting} were not refused: the kernel "
-                      "dropped their SYN and they retransmitted it, getting in after client 0 ended. "
+                      "(Recv-Q {rq}, Send-Q {sq}: backlog+1).  Clients left outside: {waiting}, none refused: "
+                      "the kernel dropped their SYN, they retransmitted it and got in after client 0 ended. "
                       "Served in the end: {served} of {n}. Linux's backlog bounds the queue of completed "
                       "connections, not of incomplete ones.",
         },
@@ -164,9 +164,9 @@ TEXT = {
                      "i client in SYN-SENT: in attesa, non rifiutati",
                      "quando entra ogni client in attesa dopo la fine del client 0"],
             "answer": "listen({backlog}): {queued} connessioni hanno completato l'handshake e aspettato nella "
-                      "coda di accept (Recv-Q {rq}, Send-Q {sq}: backlog+1); le altre {waiting} non sono state "
-                      "rifiutate: il kernel ha scartato il loro SYN, che è stato ritrasmesso, e sono entrate "
-                      "dopo la fine del client 0. Serviti alla fine: {served} su {n}. In Linux il backlog "
+                      "coda di accept (Recv-Q {rq}, Send-Q {sq}: backlog+1).  Client rimasti fuori: {waiting}, "
+                      "nessuno rifiutato: il kernel ha scartato il loro SYN, che è stato ritrasmesso, e sono "
+                      "entrati dopo la fine del client 0. Serviti alla fine: {served} su {n}. In Linux il backlog "
                       "limita la coda delle connessioni completate, non di quelle incomplete.",
         },
     },
