@@ -59,6 +59,10 @@ UNITS	 = $(patsubst tests/unit/%.c,$(BIN)/unit-%,$(UNIT_SRC))
 
 obj = $(patsubst %.c,$(OBJ)/%.o,$(1))
 
+# A demo or the handouts print a lesson: the command lines that build
+# what they need are not echoed then (V=1 shows them).
+Q	 = $(if $(V),,$(if $(filter demo demo-% backlog handouts,$(MAKECMDGOALS)),@))
+
 # Keep the objects that pattern rules make on the way: no rebuild next
 # time, and no 'rm' lines after the test summary.
 .SECONDARY:
@@ -75,47 +79,48 @@ DEPS	 = build \
 	   $(if $(filter stress,$(MAKECMDGOALS)),stress) \
 	   $(if $(filter fuzz fuzz-run-%,$(MAKECMDGOALS)),fuzz) \
 	   $(if $(filter demo demo-% backlog,$(MAKECMDGOALS)),demo) \
+	   $(if $(filter handouts,$(MAKECMDGOALS)),handouts) \
 	   $(if $(filter deps,$(MAKECMDGOALS)),all)
 deps:
 	@sh scripts/deps.sh $(strip $(DEPS))
 
 $(OBJ)/%.o: %.c | deps
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+	$(Q)$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
 $(OBJ)/libsocklab.a: $(call obj,$(LIB_SRC))
 	@rm -f $@
-	$(AR) rcs $@ $^
+	$(Q)$(AR) rcs $@ $^
 
 LIBA = $(OBJ)/libsocklab.a
 
 $(BIN)/server: $(call obj,$(SERVER_SRC)) $(LIBA)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS)
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS)
 $(BIN)/client: $(call obj,clients/client.c) $(LIBA)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS)
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS)
 $(BIN)/udp-%: $(OBJ)/udp/udp-%.o $(LIBA)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS)
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS)
 $(BIN)/check-server: $(call obj,$(CHECK_SRC)) $(LIBA)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS)
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS)
 $(BIN)/loadgen: $(call obj,$(LOADGEN_SRC)) $(LIBA)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) -lm -lz
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) -lm -lz
 $(BIN)/pingpong: $(call obj,$(PINGPONG_SRC)) $(LIBA)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS)
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS)
 $(BIN)/demo-backlog: $(call obj,$(BACKLOG_SRC)) $(LIBA)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS)
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS)
 $(BIN)/%: $(OBJ)/demos/%.o $(OBJ)/demos/demolib.o $(LIBA)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS)
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS)
 $(BIN)/unit-%: $(OBJ)/tests/unit/%.o $(LIBA)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) -lm
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(ALL_LDFLAGS) -lm
 
 # The case table is generated C, committed; regenerating needs Python 3.
 casetab:
@@ -174,27 +179,48 @@ uninstall:
 	for p in $(PROGS); do rm -f $(DESTDIR)$(PREFIX)/bin/socklab-$${p##*/}; done
 
 # Teaching demos, one per exercise of the lab (docs/exercise-*.md,
-# docs/backlog.md); each is bounded in time.  STEP=1 pauses for Enter
-# between parts, DEMO_LANG=it narrates in Italian, BACKLOG_ARGS='-b 2 -k 6'
-# goes to demo-backlog.  `make demo` runs them all in the lab's order.
+# docs/backlog.md), in the lab's order; each is bounded in time.  STEP=1
+# asks each question and waits for Enter before running it, DEMO_LANG=it
+# narrates in Italian, BACKLOG_ARGS='--short' or '--netns' goes to
+# demo-backlog.  `make demo-NAME` runs one, `make demo` all of them,
+# saying which of how many it is in.  Their command lines are not echoed:
+# the demo's output is the lesson.
+DEMOS	  = udp exercise2 backlog reuseaddr exercise3
 DEMO_ARGS = $(if $(filter-out 0 no,$(STEP)),--step) \
 	    $(if $(DEMO_LANG),--lang $(DEMO_LANG))
-DEMO_ENV  = SOCKLAB_BIN=$(CURDIR)/$(BIN)
-.PHONY: backlog demo demo-udp demo-exercise2 demo-exercise3
-backlog: deps $(BIN)/server $(BIN)/demo-backlog
-	$(DEMO_ENV) $(BIN)/demo-backlog $(DEMO_ARGS) $(BACKLOG_ARGS)
-demo-udp: deps $(BIN)/udp-server $(BIN)/udp-client
-	$(DEMO_ENV) python3 demos/demo-udp.py $(DEMO_ARGS)
-demo-exercise2: deps $(BIN)/server
-	$(DEMO_ENV) python3 demos/demo-exercise2.py $(DEMO_ARGS)
-demo-exercise3: deps $(BIN)/demo-exercise3
-	$(DEMO_ENV) $(BIN)/demo-exercise3 $(DEMO_ARGS)
-demo: deps $(BIN)/server $(BIN)/udp-server $(BIN)/udp-client $(BIN)/demo-backlog \
-    $(BIN)/demo-exercise3
-	$(DEMO_ENV) python3 demos/demo-udp.py $(DEMO_ARGS)
-	$(DEMO_ENV) python3 demos/demo-exercise2.py $(DEMO_ARGS)
-	$(DEMO_ENV) $(BIN)/demo-backlog $(DEMO_ARGS) $(BACKLOG_ARGS)
-	$(DEMO_ENV) $(BIN)/demo-exercise3 $(DEMO_ARGS)
+DEMO_ENV  = SOCKLAB_BIN=$(abspath $(BIN))
+DEMO_RUN_udp	   = python3 demos/demo-udp.py
+DEMO_RUN_exercise2 = python3 demos/demo-exercise2.py
+DEMO_RUN_backlog   = $(BIN)/demo-backlog $(BACKLOG_ARGS)
+DEMO_RUN_reuseaddr = python3 demos/demo-reuseaddr.py
+DEMO_RUN_exercise3 = $(BIN)/demo-exercise3
+DEMO_NEEDS_udp	     = $(BIN)/udp-server $(BIN)/udp-client
+DEMO_NEEDS_exercise2 = $(BIN)/server
+DEMO_NEEDS_backlog   = $(BIN)/server $(BIN)/demo-backlog
+DEMO_NEEDS_reuseaddr = $(BIN)/server
+DEMO_NEEDS_exercise3 = $(BIN)/demo-exercise3
+
+.PHONY: demo backlog $(addprefix demo-,$(DEMOS))
+define demo_target
+demo-$(1): deps $$(DEMO_NEEDS_$(1))
+	@$$(DEMO_ENV) $$(DEMO_RUN_$(1)) $$(DEMO_ARGS)
+endef
+$(foreach d,$(DEMOS),$(eval $(call demo_target,$(d))))
+backlog: demo-backlog
+
+demo: deps $(foreach d,$(DEMOS),$(DEMO_NEEDS_$(d)))
+	@n=0; for d in $(DEMOS); do n=$$((n + 1)); \
+	    printf '\n[%d/%d] make demo-%s\n' $$n $(words $(DEMOS)) $$d; \
+	    $(MAKE) -s --no-print-directory demo-$$d || exit 1; \
+	done
+
+# make handouts: one HTML page per exercise, in Italian and English, for
+# students and for the teacher (with the answer, measured by running the
+# demos here), SVG diagrams drawn from what the demos record; written to
+# build/handouts/ by scripts/handouts.py through pandoc.
+.PHONY: handouts
+handouts: deps $(foreach d,$(DEMOS),$(DEMO_NEEDS_$(d)))
+	@$(DEMO_ENV) python3 scripts/handouts.py --out build/handouts
 
 clean:
 	rm -rf bin build

@@ -33,6 +33,7 @@
 #include "check.h"
 #include "clock.h"
 #include "log.h"
+#include "msg.h"
 #include "net.h"
 #include "opt.h"
 
@@ -55,7 +56,7 @@ usage(FILE *f)
 "  -c, --concurrent     the server must serve two clients at once\n"
 "  -t, --timeout SEC    wait at most SEC for each reply (default 2)\n"
 "      --pause SEC      pause between segments (default 0.1)\n"
-"  -L, --lang LANG      en or it (default: SOCKLAB_LANG, then the locale)\n"
+"  -L, --lang LANG      en or it (default: DEMO_LANG, then the locale)\n"
 "  -h, --help           this help\n"
 "  -V, --version        print the version\n"
 "Runs each check on its own connection and prints PASS or FAIL, and for a\n"
@@ -153,18 +154,6 @@ show(const char *s, size_t n, int slot)
 	return o;
 }
 
-/* Columns of a UTF-8 string: one per character. */
-static size_t
-columns(const char *s, size_t n)
-{
-	size_t i, c = 0;
-
-	for (i = 0; i < n; i++)
-		if (((unsigned char)s[i] & 0xc0) != 0x80)
-			c++;
-	return c;
-}
-
 /* Print text indented, broken at spaces to fit 80 columns. */
 static void
 wrap(const char *text, size_t indent)
@@ -175,8 +164,8 @@ wrap(const char *text, size_t indent)
 	while (*p != '\0') {
 		n = strlen(p);
 		brk = n;
-		if (columns(p, n) > width) {
-			for (brk = 0; columns(p, brk) <= width && brk < n; brk++)
+		if (msg_width(p, n) > width) {
+			for (brk = 0; msg_width(p, brk) <= width && brk < n; brk++)
 				;
 			brk--;		/* p[0..brk) fills the width */
 			while (brk > 0 && p[brk] != ' ')
@@ -535,25 +524,15 @@ udp_expect(const struct ctx *c, int fd, const char *sent, int same_port,
 
 /* ---- main ---- */
 
+/* --lang, else the environment, as every program decides (lib/msg.h). */
 static int
 want_italian(const char *opt)
 {
-	static const char *const vars[] = { "SOCKLAB_LANG", "LC_ALL",
-	    "LC_MESSAGES", "LANG" };
-	const char *v;
-	size_t i;
-
-	if (opt != NULL) {
-		if (strcmp(opt, "it") == 0 || strcmp(opt, "en") == 0)
-			return strcmp(opt, "it") == 0;
+	if (opt != NULL && msg_setlang(opt) == -1) {
 		log_err("--lang: '%s' is not en or it", opt);
 		opt_bad_usage(usage);
 	}
-	/* The first one set decides, as the locale's own order does. */
-	for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
-		if ((v = getenv(vars[i])) != NULL && *v != '\0')
-			return strncmp(v, "it", 2) == 0;
-	return 0;
+	return msg_italian();
 }
 
 static int
@@ -561,7 +540,7 @@ report(struct ctx *c, const struct check *k, size_t nk)
 {
 	const char *pass = T("PASS", "OK"), *failw = T("FAIL", "FALLITO");
 	size_t i, ran = 0, failed = 0;
-	int sw = (int)(columns(failw, strlen(failw)) + 2), kw = 13;
+	int sw = (int)(msg_width(failw, strlen(failw)) + 2), kw = 13;
 	struct result r;
 
 	for (i = 0; i < nk; i++) {

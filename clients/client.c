@@ -30,6 +30,7 @@
 #include "buf.h"
 #include "clock.h"
 #include "log.h"
+#include "msg.h"
 #include "net.h"
 #include "opt.h"
 
@@ -70,7 +71,9 @@ usage(FILE *f)
 "                       first client)\n"
 "  -t, --timeout SEC    give up when connecting, sending a line (each 64 KiB\n"
 "                       of a longer one) or waiting for a reply takes longer\n"
-"                       than SEC seconds (default: no limit)\n"
+"                       than SEC seconds (default, or 'none': no limit)\n"
+"  -L, --lang en|it     English or Italian (default: DEMO_LANG, then the\n"
+"                       locale)\n"
 "  -h, --help           this help\n"
 "  -V, --version        print the version\n"
 "Sends each line of standard input and prints each reply line as it came\n"
@@ -407,6 +410,7 @@ main(int argc, char **argv)
 		{ "port", required_argument, NULL, 'p' },
 		{ "once", no_argument, NULL, '1' },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "lang", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
@@ -418,7 +422,7 @@ main(int argc, char **argv)
 
 	memset(&c, 0, sizeof(c));
 	log_setprog(argv[0]);
-	while ((ch = getopt_long(argc, argv, "H:p:1t:hV", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "H:p:1t:L:hV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'H': host = optarg; break;
 		case 'p':
@@ -428,8 +432,12 @@ main(int argc, char **argv)
 			break;
 		case '1': c.once = 1; break;
 		case 't':
-			if (opt_msec("--timeout", optarg, 1, 86400,
+			if (opt_timeout("--timeout", optarg, 1, 86400,
 			    &c.timeout_ms) == -1)
+				opt_bad_usage(usage);
+			break;
+		case 'L':
+			if (msg_option(optarg) == -1)
 				opt_bad_usage(usage);
 			break;
 		default: opt_common(ch, usage);

@@ -82,29 +82,61 @@ class Client:
 
 def accepted(srv, client, timeout, start=0):
     """Time the server logged 'connected with' this client, or None."""
-    hit = srv.wait_for(r"connected with 127\.0\.0\.1:%d\b" % client.port, timeout, start)
+    hit = srv.wait_for(d.CONNECTED + r"127\.0\.0\.1:%d\b" % client.port, timeout, start)
     return hit[0] if hit else None
 
 
-def run_model(model, wait):
+QUESTIONS = {
+    "a": ("client A sends several messages: what comes back?",
+          "il client A invia più messaggi: cosa torna indietro?"),
+    "b": ("with A still open, B and C connect: does their connect() succeed?",
+          "con A ancora aperto, si connettono B e C: la loro connect() riesce?"),
+    "c": ("B sends a message: does B get its reply?",
+          "B invia un messaggio: B riceve la risposta?"),
+    "d": ("A ends: what happens to B now?",
+          "A termina: cosa succede ora a B?"),
+}
+
+
+def run_model(model, wait, ask):
+    """One server model through (a)-(d); ask: put each question to the
+    class first (the first model), or one question for the whole run."""
     say(tr("\n-- bin/server --model %s --backlog 1 --",
            "\n-- bin/server --model %s --backlog 1 --") % model)
+    if not ask:
+        d.ask("2a-d", tr("the same four steps with the %s server: what changes?",
+                         "gli stessi quattro passi col server %s: cosa cambia?") % model)
+
+    def step(k):
+        if ask:
+            d.ask("2" + k, tr(*QUESTIONS[k]))
+        else:
+            say("(%s) %s" % (k, tr(*QUESTIONS[k])))
     srv = d.Program([d.bin_path("server"), "--model", model, "--port", "0",
                      "--backlog", "1"])
-    ev("server", srv.first)
+    ev("server", srv.told())
     r = {"model": model}
+    first = len(d.EVENTS)
     try:
-        say(tr("(a) A sends several messages", "(a) A invia più messaggi"))
+        step("a")
         a = Client("A", srv.port)
-        for m in ("first message", "second message"):
+        for m in (tr("first message", "primo messaggio"),
+                  tr("second message", "secondo messaggio")):
             a.send(m)
             a.expect(wait)
-        say(tr("(b) with A still open, B and C connect",
-               "(b) con A ancora aperto, si connettono B e C"))
+        step("b")
         b = Client("B", srv.port)
         c = Client("C", srv.port)
         r["b_accepted_while_a_open"] = accepted(srv, b, wait) is not None
         r["c_accepted_while_a_open"] = accepted(srv, c, 0.05) is not None
+        rows = d.ss("ltn", srv.port)
+        r["listen_recv_q"] = rows[0][1] if rows else None
+        if rows:
+            say(tr("  ss -ltn: a listening socket's Recv-Q counts the connections that\n"
+                   "  completed the handshake and wait for accept() (%d here).",
+                   "  ss -ltn: per un socket in ascolto Recv-Q conta le connessioni che\n"
+                   "  hanno completato l'handshake e aspettano accept() (qui %d).")
+                % rows[0][1])
         if not r["b_accepted_while_a_open"]:
             ev("", tr("the server has not accept()ed B or C: their connect() returned\n"
                       "                      because the kernel completed the handshake; they\n"
@@ -112,11 +144,20 @@ def run_model(model, wait):
                       "il server non ha fatto accept() di B né di C: la loro connect() è\n"
                       "                      tornata perché il kernel ha completato l'handshake;\n"
                       "                      aspettano nella coda di accept e non lo sanno"))
-        say(tr("(c) B sends a message", "(c) B invia un messaggio"))
-        b.send("hello from B")
+        step("c")
+        b.send(tr("hello from B", "ciao da B"))
         reply_b, t_b = b.expect(wait)
         r["b_reply_before_a_ended"] = reply_b is not None
-        say(tr("(d) A ends", "(d) A termina"))
+        rows = d.ss("tn", srv.port)
+        peer = [x for x in rows or [] if x[4].endswith(":%d" % b.port)]
+        r["b_server_recv_q"] = peer[0][1] if peer else None
+        if peer and peer[0][1] > 0:
+            say(tr("  ss -tn: the server's socket for B (peer port %d) holds B's %d bytes\n"
+                   "  in Recv-Q: the kernel received them, nobody has read them yet.",
+                   "  ss -tn: il socket del server per B (porta %d) tiene in Recv-Q i %d\n"
+                   "  byte di B: il kernel li ha ricevuti, nessuno li ha ancora letti.")
+                % (b.port, peer[0][1]))
+        step("d")
         t_a_end = a.end()
         r["a_ended_at"] = round(t_a_end, 4)
         if reply_b is None:
@@ -129,7 +170,7 @@ def run_model(model, wait):
                           "                      e ha risposto") % ((t_b - t_a_end) * 1000))
         r["b_reply_at"] = None if t_b is None else round(t_b, 4)
         r["b_reply"] = reply_b
-        c.send("hello from C")
+        c.send(tr("hello from C", "ciao da C"))
         reply_c, t_c = c.expect(min(wait, 0.5))
         if reply_c is None:
             t_b_end = b.end()
@@ -143,6 +184,9 @@ def run_model(model, wait):
         time.sleep(0.05)        # let the last log lines arrive
     finally:
         r["server_status"] = srv.stop()
+    # The timeline of this run, for scripts/handouts.py's diagram.
+    r["events"] = [{"t": round(t, 4), "who": w, "what": m}
+                   for t, w, m in d.EVENTS[first:] if w in ("A", "B", "C", "server")]
     return r
 
 
@@ -202,9 +246,7 @@ def main():
            'd) Terminare il primo client. Cosa accade ora al secondo client?"'))
     results = []
     for i, model in enumerate(m for m in args.models.split(",") if m):
-        if i:
-            d.pause()
-        results.append(run_model(model, args.wait))
+        results.append(run_model(model, args.wait, ask=(i == 0)))
     conclusion(results)
     d.write_json(args.json, {"demo": "exercise2", "wait": args.wait, "models": results})
     return 0

@@ -36,20 +36,22 @@
 struct variant {
 	const char	*name;		/* for --json and --only */
 	const char	*en, *it;	/* for the table */
+	const char	*ask;		/* the slide's question it answers */
 	int		 nodelay;
 	int		 pause;		/* pause after each send */
 	int		 late;		/* receiver starts late */
 };
 
 static const struct variant variants[] = {
-	{ "back-to-back", "back to back", "una dopo l'altra", 0, 0, 0 },
+	{ "back-to-back", "back to back", "una dopo l'altra", "3a", 0, 0, 0 },
 	{ "back-to-back-nodelay", "back to back, TCP_NODELAY",
-	    "una dopo l'altra, TCP_NODELAY", 1, 0, 0 },
-	{ "pause", "pause after each send", "pausa dopo ogni send", 0, 1, 0 },
+	    "una dopo l'altra, TCP_NODELAY", NULL, 1, 0, 0 },
+	{ "pause", "pause after each send", "pausa dopo ogni send", "3b",
+	    0, 1, 0 },
 	{ "pause-nodelay", "pause after each send, TCP_NODELAY",
-	    "pausa dopo ogni send, TCP_NODELAY", 1, 1, 0 },
+	    "pausa dopo ogni send, TCP_NODELAY", NULL, 1, 1, 0 },
 	{ "late-reader", "back to back, server reads late",
-	    "una dopo l'altra, il server legge in ritardo", 0, 0, 1 },
+	    "una dopo l'altra, il server legge in ritardo", NULL, 0, 0, 1 },
 };
 #define NVARIANTS	(sizeof(variants) / sizeof(variants[0]))
 
@@ -92,7 +94,7 @@ usage(FILE *f)
 "                      pause, pause-nodelay, late-reader)\n"
 "      --json FILE     also write the measurements as JSON ('-' = stdout)\n"
 "      --lang en|it    narration in English (default) or Italian\n"
-"      --step          pause for Enter between parts (for class)\n"
+"      --step          ask each question, wait for Enter (for class)\n"
 "  -h, --help          this help\n"
 "Everything runs on 127.0.0.1, on a port the kernel picks.\n");
 }
@@ -300,6 +302,34 @@ print_intro(const struct opts *o, int autocork)
 	    o->count, o->pause_ms, o->rounds, autocork);
 }
 
+/* The slide's question a variant answers, put to the class first. */
+static void
+ask(const struct variant *v)
+{
+	if (v->ask == NULL)
+		return;
+	if (strcmp(v->ask, "3a") == 0)
+		demo_ask(v->ask, tr(
+"100 send() calls of one byte each, back to back: how many\n"
+"recv() calls does the server need?",
+"100 send() da un byte, una dopo l'altra: quante recv() servono\n"
+"al server?"));
+	else
+		demo_ask(v->ask, tr(
+"the same with a short pause after each send(): and now?",
+"lo stesso con una breve pausa dopo ogni send(): e ora?"));
+}
+
+static void
+print_header(void)
+{
+	printf("%s\n", tr(
+"Each variant: recv() calls and data segments in each run, then the bytes\n"
+"each recv() returned in the median run.",
+"Ogni variante: chiamate recv() e segmenti di dati in ogni prova, poi i\n"
+"byte restituiti da ogni recv() nella prova mediana."));
+}
+
 /* The round with the median number of recv() calls, to show its sizes. */
 static int
 median_round(const struct result *res, int rounds)
@@ -321,7 +351,8 @@ median_round(const struct result *res, int rounds)
 static void
 print_row(const struct variant *v, const struct result *res, int rounds)
 {
-	char calls[64], segs[64], sizes[160];
+	char calls[64], segs[64], sizes[400];
+	const char *lead;
 	size_t a = 0, b = 0;
 	int i, w;
 
@@ -337,7 +368,10 @@ print_row(const struct variant *v, const struct result *res, int rounds)
 			b += (size_t)w;
 	}
 	format_sizes(&res[median_round(res, rounds)], sizes, sizeof(sizes));
-	printf("%-36s %-16s %-16s %s\n", tr(v->en, v->it), calls, segs, sizes);
+	printf("- %s\n    recv(): %s;  %s: %s\n", tr(v->en, v->it), calls,
+	    tr("segments", "segmenti"), segs);
+	lead = tr("    sizes: ", "    byte: ");
+	demo_fill(lead, (int)demo_width(lead, strlen(lead)), sizes);
 }
 
 static long
@@ -513,7 +547,7 @@ main(int argc, char **argv)
 	struct opts o = { .count = 100, .pause_ms = 5, .late_ms = 50,
 	    .rounds = 3 };
 	int ran[NVARIANTS] = { 0 };
-	int failed = 0, autocork, r;
+	int failed = 0, autocork, r, header = 0;
 	size_t i;
 
 	log_setprog(argv[0]);
@@ -521,13 +555,13 @@ main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	autocork = (int)demo_read_long("/proc/sys/net/ipv4/tcp_autocorking");
 	print_intro(&o, autocork);
-	printf("%-36s %-16s %-16s %s\n", tr("variant", "variante"),
-	    tr("recv() per run", "recv() per prova"),
-	    tr("segments per run", "segmenti per prova"),
-	    tr("recv() sizes, median run", "byte per recv(), prova mediana"));
 	for (i = 0; i < NVARIANTS; i++) {
 		if (o.only && strcmp(o.only, variants[i].name) != 0)
 			continue;
+		ask(&variants[i]);
+		if (!header)
+			print_header();
+		header = 1;
 		for (r = 0; r < o.rounds; r++)
 			if (run_variant(&variants[i], &o, &res[i][r]) == -1) {
 				log_err("%s: %s", variants[i].name,
@@ -543,7 +577,6 @@ main(int argc, char **argv)
 "('segmenti': segmenti TCP con dati spediti dal mittente, da TCP_INFO\n"
 "tcpi_data_segs_out.)\n"));
 	print_explanation(res, ran, &o);
-	demo_pause();
 	if (o.json != NULL && write_json(res, &o, autocork) == -1) {
 		log_err("%s: %s", o.json, strerror(errno));
 		failed = 1;

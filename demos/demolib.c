@@ -8,43 +8,61 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "log.h"
+#include "msg.h"
 #include "opt.h"
 #include "demo.h"
 
-/* 0 English, 1 Italian (--lang it). */
-static int demo_it;
+/* 0 English, 1 Italian: --lang, else DEMO_LANG or the locale. */
+static int demo_it = -1;
 
 int demo_step;
+
+/* Seconds spent waiting for Enter: no timer of a demo counts them. */
+static double demo_paused;
 
 const char *
 tr(const char *en, const char *it)
 {
+	if (demo_it == -1)
+		demo_it = msg_italian();
 	return demo_it ? it : en;
 }
 
 /* 0 on "en" or "it", -1 otherwise. */
+/*
+ * --lang: the narration, this program's own messages (lib/msg.h) and,
+ * through DEMO_LANG, the programs it starts.  0, or -1 if s is neither.
+ */
 static int
 demo_lang(const char *s)
 {
-	if (strcmp(s, "en") == 0)
-		demo_it = 0;
-	else if (strcmp(s, "it") == 0)
-		demo_it = 1;
-	else
+	if (msg_setlang(s) == -1 || setenv("DEMO_LANG", s, 1) == -1)
 		return -1;
+	demo_it = msg_italian();
 	return 0;
 }
 
-double
-demo_now(void)
+static double
+demo_clock(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * The demo's clock stops while it waits for Enter: a pause of any length
+ * changes no deadline, no "--wait" bound and no time on a timeline.
+ */
+double
+demo_now(void)
+{
+	return demo_clock() - demo_paused;
 }
 
 void
@@ -60,13 +78,86 @@ void
 demo_pause(void)
 {
 	char line[64];
+	double t;
 
 	if (!demo_step)
 		return;
-	fputs(tr("  [Enter to go on] ", "  [Invio per continuare] "), stdout);
+	fputs(tr(DEMO_PROMPT_EN, DEMO_PROMPT_IT), stdout);
 	fflush(stdout);
+	t = demo_clock();
 	if (fgets(line, sizeof(line), stdin) == NULL)
 		demo_step = 0;	/* no terminal: run on unattended */
+	demo_paused += demo_clock() - t;
+	if (!isatty(STDIN_FILENO))
+		putchar('\n');	/* the newline a terminal would echo */
+}
+
+void
+demo_ask(const char *label, const char *question)
+{
+	char lead[64];
+
+	snprintf(lead, sizeof(lead), "\n%s %s: ", tr("Question", "Domanda"),
+	    label);
+	demo_fill(lead, 0, question);
+	puts(tr("What do you expect?  (then we run it)",
+	    "Cosa vi aspettate?  (poi lo eseguiamo)"));
+	demo_pause();
+}
+
+size_t
+demo_width(const char *s, size_t n)
+{
+	return msg_width(s, n);
+}
+
+const char *
+demo_pad(const char *s, int width)
+{
+	static char ring[8][160];
+	static int next;
+
+	return msg_pad(ring[next++ % 8], sizeof(ring[0]), s, width);
+}
+
+void
+demo_fill(const char *lead, int indent, const char *text)
+{
+	const char *p = text, *word;
+	size_t col, len, w;
+	int first = 1;
+
+	fputs(lead, stdout);
+	if ((word = strrchr(lead, '\n')) != NULL)
+		lead = word + 1;
+	col = demo_width(lead, (size_t)-1);
+	if (strchr(text, '\n') == NULL &&
+	    col + demo_width(text, (size_t)-1) <= DEMO_COLS) {
+		puts(text);	/* fits: keep its own spacing */
+		return;
+	}
+	for (;;) {
+		while (*p == ' ' || *p == '\n' || *p == '\t')
+			p++;
+		if (*p == '\0')
+			break;
+		word = p;
+		while (*p != '\0' && *p != ' ' && *p != '\n' && *p != '\t')
+			p++;
+		len = (size_t)(p - word);
+		w = demo_width(word, len);
+		if (!first && col + 1 + w > DEMO_COLS) {
+			printf("\n%*s", indent, "");
+			col = (size_t)indent;
+		} else if (!first) {
+			putchar(' ');
+			col++;
+		}
+		fwrite(word, 1, len, stdout);
+		col += w;
+		first = 0;
+	}
+	putchar('\n');
 }
 
 void

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "msg.h"
 
 const char *log_prog = "socklab";
 
@@ -137,11 +138,14 @@ vlog_fd(int fd, const char *prefix, const char *fmt, va_list ap)
 		r = snprintf(line, sizeof(line), "%s: ", prefix);
 		n = r > 0 ? (size_t)r : 0;
 	}
-	r = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+	/* In the chosen language (lib/msg.h): the format, then the
+	 * phrases its arguments brought. */
+	r = vsnprintf(line + n, sizeof(line) - n, msg(fmt), ap);
 	if (r > 0)
 		n += (size_t)r;
 	if (n > sizeof(line) - 2)
 		n = sizeof(line) - 2;
+	n = msg_phrases(line, n, sizeof(line) - 1);
 	line[n++] = '\n';
 	for (;;) {
 		w = put(fd, line + off, n - off);

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -71,6 +72,16 @@ opt_msec(const char *opt, const char *s, int zero_ok, double max, int *ms)
 	}
 	*ms = v == 0 ? 0 : v * 1000 < 1 ? 1 : (int)(v * 1000 + 0.5);
 	return 0;
+}
+
+int
+opt_timeout(const char *opt, const char *s, int zero_ok, double max, int *ms)
+{
+	if (strcmp(s, "none") == 0) {
+		*ms = 0;
+		return 0;
+	}
+	return opt_msec(opt, s, zero_ok, max, ms);
 }
 
 void

@@ -43,5 +43,8 @@ void		opt_common(int ch, opt_usage_fn *usage)
 		    __attribute__((noreturn));
 void		opt_bad_usage(opt_usage_fn *usage) __attribute__((noreturn));
 void		opt_no_operands(int argc, char **argv, opt_usage_fn *usage);
+/* A timeout: as opt_msec, or "none", which is 0 (wait for ever). */
+int		opt_timeout(const char *opt, const char *s, int zero_ok,
+		    double max, int *ms);
 
 #endif

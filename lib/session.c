@@ -2,8 +2,10 @@
  * session.c - the session core: protocol, output bound, idle clock,
  * linger decision and log lines, fed events by a driver (session.h).
  */
+#define _GNU_SOURCE		/* gettid */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "log.h"
@@ -199,11 +201,23 @@ session_end(struct session *s, const char *why)
 	buf_free(&s->more);
 }
 
+/*
+ * The log names who serves the session: a process per session (fork)
+ * shows a new pid each time, a thread per session a new tid, the
+ * iterative server always the same pid.
+ */
 void
 log_session_open(const struct server_opts *o, const char *addr)
 {
-	if (!o->quiet)
-		log_out("connected with %s", addr);
+	pid_t pid = getpid(), tid = gettid();
+
+	if (o->quiet)
+		return;
+	if (tid == pid)
+		log_out("connected with %s (pid %d)", addr, (int)pid);
+	else
+		log_out("connected with %s (pid %d, tid %d)", addr, (int)pid,
+		    (int)tid);
 }
 
 void

@@ -2,7 +2,8 @@
 # deps.sh - install what the named make targets need on a Debian machine,
 # and nothing when it is all there already.
 #
-#   sh scripts/deps.sh TARGET...   build test bench demo stress fuzz, or all
+#   sh scripts/deps.sh TARGET...   build test bench demo handouts stress fuzz,
+#                                  or all
 #
 # The Makefile calls it before it compiles anything, with the goals it
 # was given (`make test` runs deps.sh build test).  It runs apt-get only
@@ -18,9 +19,10 @@ NEEDS='
 cc		gcc		build
 /usr/include/zlib.h	zlib1g-dev	build
 make		make		build
-python3		python3		test bench demo stress
+python3		python3		test bench demo handouts stress
 prove		perl		test stress
-ss		iproute2	test demo stress
+ss		iproute2	test demo handouts stress
+pandoc		pandoc		handouts
 hyperfine	hyperfine	test bench
 gnuplot		gnuplot-nox	test bench
 redis-server	redis-server	test bench
@@ -35,8 +37,8 @@ clang		clang		fuzz
 [ $# -gt 0 ] || set -- all
 for t; do
 	case $t in
-	build|test|bench|demo|stress|fuzz|all) ;;
-	*)	echo "usage: deps.sh build|test|bench|demo|stress|fuzz|all..." >&2
+	build|test|bench|demo|handouts|stress|fuzz|all) ;;
+	*)	echo "usage: deps.sh build|test|bench|demo|handouts|stress|fuzz|all..." >&2
 		exit 2 ;;
 	esac
 done

@@ -273,9 +273,11 @@ def italian(t):
     with Py(BROKEN, "dot-same", "0") as s:
         st, res, it = check(s.port, "--lang", "it")
         env = dict(os.environ, SOCKLAB_LANG="it")
+        env.pop("DEMO_LANG", None)
         st2, _, it2 = check(s.port, env=env)
         env = dict(os.environ, LANG="it_IT.UTF-8")
         env.pop("SOCKLAB_LANG", None)
+        env.pop("DEMO_LANG", None)
         env.pop("LC_ALL", None)
         env.pop("LC_MESSAGES", None)
         st3, _, it3 = check(s.port, env=env)

@@ -11,6 +11,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "lib"))
 from socklab import TAP, REPO, bin, have, run
+import shutil
 
 t = TAP()
 for prog in ("server", "udp-server", "udp-client", "demo-backlog", "demo-exercise3"):
@@ -18,7 +19,11 @@ for prog in ("server", "udp-server", "udp-client", "demo-backlog", "demo-exercis
         t.bail("%s is not built (make)" % bin(prog))
 
 TMP = tempfile.mkdtemp(prefix="socklab-demos-")
+have_ss = shutil.which("ss") is not None
 DEMOS = os.path.join(REPO, "demos")
+
+
+OUTPUTS = []     # (command, stdout) of every run, for the width check
 
 
 def demo(args, timeout):
@@ -35,6 +40,7 @@ def demo(args, timeout):
             doc = json.load(f)
     if rc != 0 or doc is None:
         t.diag("%s: status %s\n%s" % (" ".join(args), rc, err.decode(errors="replace")[-2000:]))
+    OUTPUTS.append((" ".join(args), out.decode("utf-8", errors="replace")))
     return rc, doc, out.decode(errors="replace"), err.decode(errors="replace")
 
 
@@ -138,6 +144,10 @@ t.ok(f.get("server_saw_datagram") and f.get("server_alive"),
      "a client gone before the reply does not break the server")
 t.ok(str(f.get("naive_recverr_next_recvfrom", "")).startswith("ECONNREFUSED"),
      "with IP_RECVERR the bounced reply surfaces as ECONNREFUSED")
+if have_ss:
+    t.is_((doc or {}).get("ss_state"), "UNCONN", "ss -uan shows the UDP server's socket, UNCONN")
+else:
+    t.skip("ss -uan snapshot", "ss not installed")
 
 # --- exercise 2 ---------------------------------------------------------
 rc, doc, _, _ = demo(["demo-exercise2.py", "--wait", "1.5"], 60)
@@ -152,9 +162,67 @@ t.ok(it.get("c_waited_for_b"), "iterative: C waits for B in turn")
 for model in ("thread", "fork"):
     x = m.get(model, {})
     t.ok(x and x["b_reply_before_a_ended"], "%s: B is answered while A is still open" % model)
+if have_ss:
+    t.is_(it.get("listen_recv_q"), 2, "iterative: ss -ltn Recv-Q 2 while B and C wait (listen(1))")
+    t.is_(it.get("b_server_recv_q"), len("hello from B\n"),
+          "iterative: ss -tn shows B's unread line in the server socket's Recv-Q")
+    t.is_(m.get("thread", {}).get("b_server_recv_q"), 0,
+          "thread: B's line was read at once, Recv-Q 0")
+else:
+    t.skip("ss -ltn / ss -tn snapshots", "ss not installed")
+
+t.ok(dp.get("forever", {}).get("still_waiting"),
+     "udp-client --timeout none still waits after twice the timeout")
+
+# --- SO_REUSEADDR: a restart after the server closed first ----------------
+rc, doc, _, _ = demo(["demo-reuseaddr.py"], 30)
+rows = {(r["old"], r["new"]): r["error"] for r in (doc or {}).get("python", [])}
+t.is_(rows.get((False, False)), "Address already in use",
+      "restart without SO_REUSEADDR after TIME_WAIT: Address already in use")
+t.ok(rows.get((True, False)) and rows.get((False, True)),
+     "setting it on one side only does not help: %s" % rows)
+t.is_(rows.get((True, True), "missing"), None, "old and new server with SO_REUSEADDR: bind() succeeds")
+t.ok(any(r["time_wait_seen"] for r in (doc or {}).get("python", [])) or not have_ss,
+     "ss -tan showed the TIME-WAIT connection")
+t.ok((doc or {}).get("bin_restart_ok"), "bin/server restarts at once on the same port")
+
+# --- the short backlog mode -----------------------------------------------
+rc, doc, out, _ = demo(["demo-backlog", "--short"], 30)
+cl = (doc or {}).get("timeline", {}).get("clients", [])
+t.ok(rc == 0 and [c["at_release"] for c in cl] == ["queued", "queued", "waiting"],
+     "--short: the timeline with 3 clients, 2 queued and 1 waiting")
+t.ok("sweep" not in (doc or {}) and "netns" not in (doc or {}),
+     "--short runs the timeline alone; the namespace part only with --netns")
+t.ok(out.count("\n") <= 80, "--short tells it in %d lines (at most 80)" % out.count("\n"))
 
 # --- the Italian narration ----------------------------------------------
 rc, _, out, _ = demo(["demo-exercise3", "--only", "late-reader", "--rounds", "1", "--lang", "it"], 20)
 t.ok(rc == 0 and "Perché" in out and "Why:" not in out, "--lang it narrates in Italian")
+rc, _, out, _ = demo(["demo-exercise2.py", "--wait", "0.3", "--models", "iterative",
+                      "--lang", "it"], 30)
+t.ok(rc == 0 and "Domanda 2c" in out, "demo-exercise2 --lang it runs")
+rc, _, out, _ = demo(["demo-backlog", "--short", "--lang", "it"], 30)
+t.ok(rc == 0 and "Domanda" in out, "demo-backlog --short --lang it runs")
+
+# --- every line fits 80 columns (code points: Italian accents count one) --
+wide = [(cmd, line) for cmd, out in OUTPUTS for line in out.splitlines()
+        if len(line) > 80]
+for cmd, line in wide[:5]:
+    t.diag("%s: %d columns: %s" % (cmd, len(line), line))
+t.ok(OUTPUTS and not wide, "every line of %d demo runs fits 80 columns" % len(OUTPUTS))
+
+# --- make demo: which part of how many, no command lines echoed ----------
+if os.path.realpath(bin("demo-exercise3")) != os.path.realpath(os.path.join(REPO, "bin", "demo-exercise3")):
+    t.skip("make demo", "SOCKLAB_BIN is not the Makefile's bin/")
+else:
+    rc, out, err, _ = run([shutil.which("make") or "/usr/bin/make", "-C", REPO, "--no-print-directory", "demo",
+                           "DEMOS=exercise3 exercise3",
+                           "DEMO_RUN_exercise3=bin/demo-exercise3 --rounds 1 --only pause"],
+                          timeout=60)
+    out = out.decode(errors="replace")
+    t.ok(rc == 0 and "[1/2] make demo-exercise3" in out and "[2/2] make demo-exercise3" in out,
+         "make demo says which part of how many it is in")
+    t.ok("bin/demo-exercise3" not in out and "SOCKLAB_BIN=" not in out,
+         "make demo does not echo its command lines")
 
 t.done()

@@ -238,7 +238,7 @@ def check_log(rec, model):
             recv_until_eof(c)
         finally:
             c.close()
-        rec.ok(srv.wait_line("^connected with 127\\.0\\.0\\.1:%d$" % port),
+        rec.ok(srv.wait_line(r"^connected with 127\.0\.0\.1:%d \(pid \d+(, tid \d+)?\)$" % port),
                "log: 'connected with 127.0.0.1:%d'" % port, srv.lines[-5:])
         rec.ok(srv.wait_line("^session with 127\\.0\\.0\\.1:%d ended" % port),
                "log: 'session with 127.0.0.1:%d ended...'" % port,
@@ -271,7 +271,7 @@ def check_ipv6(rec, model):
         c.sendall(b"sei\n.\n")
         rec.is_(recv_until_eof(c), b"SEI\n", "--host ::1: served over IPv6")
         c.close()
-        rec.ok(srv.wait_line("^connected with \\[::1\\]:%d$" % port),
+        rec.ok(srv.wait_line(r"^connected with \[::1\]:%d \(pid \d+(, tid \d+)?\)$" % port),
                "log: 'connected with [::1]:%d'" % port, srv.lines[-3:])
     finally:
         st = srv.stop()

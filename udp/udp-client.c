@@ -36,6 +36,7 @@
 #include "casemap.h"
 #include "clock.h"
 #include "log.h"
+#include "msg.h"
 #include "net.h"
 #include "opt.h"
 
@@ -57,9 +58,13 @@ usage(FILE *f)
 "usage: udp-client [options]\n"
 "  -H, --host HOST      server address (default 127.0.0.1)\n"
 "  -p, --port PORT      server UDP port (default 12000)\n"
-"  -t, --timeout SEC    wait at most SEC seconds for each reply (default 1)\n"
+"  -t, --timeout SEC    wait at most SEC seconds for each reply (default 1);\n"
+"                       'none' waits for ever, as the lab's client without\n"
+"                       settimeout() does\n"
 "      --no-connect     use sendto()/recvfrom() on an unconnected socket:\n"
 "                       a missing server is then noticed only by the timeout\n"
+"  -L, --lang en|it     English or Italian (default: DEMO_LANG, then the\n"
+"                       locale)\n"
 "  -h, --help           this help\n"
 "  -V, --version        print the version\n"
 "Sends each line of standard input, without its newline, as one datagram\n"
@@ -158,12 +163,13 @@ recv_reply(const struct client *c, const char *want, size_t wantlen,
 	struct pollfd pfd;
 	struct iovec iov;
 	struct msghdr msg;
-	long deadline = clock_ms() + c->timeout_ms, left;
+	long deadline = clock_ms() + c->timeout_ms, left = -1;
 	ssize_t n;
 	int rc;
 
 	for (;;) {
-		if ((left = deadline - clock_ms()) <= 0)
+		/* --timeout none: poll() for ever (left -1). */
+		if (c->timeout_ms > 0 && (left = deadline - clock_ms()) <= 0)
 			timed_out(c);
 		pfd.fd = c->fd;
 		pfd.events = POLLIN;
@@ -257,6 +263,7 @@ main(int argc, char **argv)
 		{ "port", required_argument, NULL, 'p' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "no-connect", no_argument, NULL, 'N' },
+		{ "lang", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
@@ -267,7 +274,7 @@ main(int argc, char **argv)
 	int ch;
 
 	log_setprog(argv[0]);
-	while ((ch = getopt_long(argc, argv, "H:p:t:hV", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "H:p:t:L:hV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'H': host = optarg; break;
 		case 'p':
@@ -276,11 +283,15 @@ main(int argc, char **argv)
 			port = optarg;
 			break;
 		case 't':
-			if (opt_msec("--timeout", optarg, 0, 86400,
+			if (opt_timeout("--timeout", optarg, 0, 86400,
 			    &c.timeout_ms) == -1)
 				opt_bad_usage(usage);
 			break;
 		case 'N': c.connected = 0; break;
+		case 'L':
+			if (msg_option(optarg) == -1)
+				opt_bad_usage(usage);
+			break;
 		default: opt_common(ch, usage);
 		}
 	}

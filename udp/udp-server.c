@@ -20,6 +20,7 @@
 
 #include "casemap.h"
 #include "log.h"
+#include "msg.h"
 #include "net.h"
 #include "opt.h"
 #include "server.h"
@@ -42,6 +43,7 @@ usage(FILE *f)
 "  -H, --host HOST   address to bind (default 127.0.0.1; ::1, 0.0.0.0, ::)\n"
 "  -p, --port PORT   UDP port (default 12000; 0 = any free port)\n"
 "  -q, --quiet       do not log each datagram\n"
+"  -L, --lang en|it  English or Italian (default: DEMO_LANG, then the locale)\n"
 "  -h, --help        this help\n"
 "  -V, --version     print the version\n"
 "Answers each datagram with its text upper-cased (as Python's str.upper()),\n"
@@ -169,6 +171,7 @@ main(int argc, char **argv)
 		{ "host", required_argument, NULL, 'H' },
 		{ "port", required_argument, NULL, 'p' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "lang", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
@@ -179,7 +182,7 @@ main(int argc, char **argv)
 	int ch, fd, quiet = 0, rc;
 
 	log_setprog(argv[0]);
-	while ((ch = getopt_long(argc, argv, "H:p:qhV", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "H:p:qL:hV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'H': host = optarg; break;
 		case 'p':
@@ -188,6 +191,10 @@ main(int argc, char **argv)
 			port = optarg;
 			break;
 		case 'q': quiet = 1; break;
+		case 'L':
+			if (msg_option(optarg) == -1)
+				exit(2);
+			break;
 		default: opt_common(ch, usage);
 		}
 	}

@@ -39,6 +39,7 @@ struct opts {
 	int		 sweep_max;
 	int		 sweep_clients;
 	int		 parts;
+	int		 brief;		/* --short: the timeline, told briefly */
 	const char	*server;
 	const char	*json;
 };
@@ -182,7 +183,7 @@ int	run_timeline(struct timeline *, const struct opts *,
 
 /* timeline-text.c */
 void	timeline_intro(const struct opts *, const struct sysctls *);
-void	timeline_summary(const struct timeline *);
+void	timeline_summary(const struct timeline *, const struct opts *);
 void	timeline_explain(const struct timeline *, const struct opts *,
 	    const struct sysctls *);
 void	json_timeline(struct buf *, const struct timeline *);

@@ -12,9 +12,11 @@
  *            client ends and the others are served in turn.
  *  sweep     backlog 0..8: how many connections complete at once while
  *            the server is busy (the kernel's backlog+1).
- *  netns     as root, in a private network namespace: the same with
- *            tcp_abort_on_overflow=1 and with a small somaxconn; sysctls
- *            are changed only there, never in the host's namespace.
+ *  netns     (--netns) as root, in a private network namespace: the
+ *            same with tcp_abort_on_overflow=1 and with a small
+ *            somaxconn; sysctls are changed only there, never in the
+ *            host's namespace.
+ * --short tells the timeline alone, briefly, for class.
  *
  * Clients are non-blocking sockets in one poll() loop, so that every
  * event gets a timestamp; nothing here waits a fixed time for something
@@ -50,7 +52,9 @@ usage(FILE *f)
 "      --hold-ms MS      how long each later client stays once served\n"
 "                        (default 500)\n"
 "      --gap-ms MS       between two connect() calls (default 20)\n"
-"      --parts LIST      timeline,sweep,netns (default all three)\n"
+"      --parts LIST      timeline,sweep,netns (default timeline,sweep)\n"
+"      --netns           add the netns part (root only)\n"
+"      --short           the timeline alone, told briefly (about 60 lines)\n"
 "      --sweep-max N     sweep backlog 0..N (default 8)\n"
 "      --sweep-clients N clients per backlog in the sweep (default 12)\n"
 "      --settle-ms MS    sweep: wait before counting (default 300)\n"
@@ -58,7 +62,7 @@ usage(FILE *f)
 "                        this program, or $SOCKLAB_BIN/server)\n"
 "      --json FILE       also write the measurements as JSON ('-' = stdout)\n"
 "      --lang en|it      narration in English (default) or Italian\n"
-"      --step            pause for Enter between parts (for class)\n"
+"      --step            ask each question, wait for Enter (for class)\n"
 "  -h, --help            this help\n"
 "Only 127.0.0.1 is used, and, as root, a network namespace of its own\n"
 "(the only place where it changes sysctls).\n");
@@ -126,10 +130,12 @@ parse(int argc, char **argv, struct opts *o)
 		{ "settle-ms", required_argument, NULL, 'S' },
 		{ "server", required_argument, NULL, 'X' },
 		{ "json", required_argument, NULL, 'j' },
+		{ "netns", no_argument, NULL, 'n' },
+		{ "short", no_argument, NULL, 'T' },
 		DEMO_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
-	int ch;
+	int ch, netns = 0, kset = 0, bset = 0, hset = 0;
 
 	while ((ch = getopt_long(argc, argv, "b:k:w:h", longopts, NULL)) !=
 	    -1) {
@@ -137,13 +143,13 @@ parse(int argc, char **argv, struct opts *o)
 		case 'b': o->backlog = (int)demo_number("--backlog", optarg, 0,
 		    65535); break;
 		case 'k': o->clients = (int)demo_number("--clients", optarg, 1,
-		    MAXCLIENTS); break;
+		    MAXCLIENTS); kset = 1; break;
 		case 'w': o->wait = (double)demo_number("--wait", optarg, 1,
 		    600); break;
 		case 'B': o->busy_ms = demo_number("--busy-ms", optarg, 100,
-		    600000); break;
+		    600000); bset = 1; break;
 		case 'H': o->hold_ms = demo_number("--hold-ms", optarg, 0,
-		    60000); break;
+		    60000); hset = 1; break;
 		case 'G': o->gap_ms = demo_number("--gap-ms", optarg, 0,
 		    1000); break;
 		case 'P': o->parts = parse_parts(optarg); break;
@@ -155,11 +161,22 @@ parse(int argc, char **argv, struct opts *o)
 		    900); break;
 		case 'X': o->server = optarg; break;
 		case 'j': o->json = optarg; break;
+		case 'n': netns = 1; break;
+		case 'T': o->brief = 1; break;
 		default: demo_option(ch, optarg, usage);
 		}
 	}
 	if (optind < argc)
 		die(2, "unexpected argument '%s'", argv[optind]);
+	if (o->brief) {
+		/* Enough for the lesson: 2 queued, 1 dropped, served by 3 s. */
+		o->parts = PART_TIMELINE;
+		o->clients = kset ? o->clients : 3;
+		o->busy_ms = bset ? o->busy_ms : 1500;
+		o->hold_ms = hset ? o->hold_ms : 200;
+	}
+	if (netns)
+		o->parts |= PART_NETNS;
 	if (o->server == NULL)
 		o->server = default_server();
 	if (access(o->server, X_OK) == -1)
@@ -210,7 +227,7 @@ main(int argc, char **argv)
 	struct opts o = { .backlog = 1, .clients = 5, .wait = 15,
 	    .busy_ms = 2500, .hold_ms = 500, .gap_ms = 20, .settle_ms = 300,
 	    .sweep_max = 8, .sweep_clients = 12,
-	    .parts = PART_TIMELINE | PART_SWEEP | PART_NETNS };
+	    .parts = PART_TIMELINE | PART_SWEEP };
 	int backlogs[SWEEP_MAX + 1];
 	char err[NET_ERR_LEN];
 	struct sysctls host;
@@ -248,7 +265,6 @@ main(int argc, char **argv)
 			jput(&j, ",\n\"timeline\": ");
 			json_timeline(&j, &tl);
 		}
-		demo_pause();
 	}
 	if ((o.parts & PART_SWEEP) &&
 	    no_time(&o, start, sweep_cost(&o), "sweep"))
@@ -263,6 +279,11 @@ main(int argc, char **argv)
 "Per ogni backlog: un server iterativo occupato, %d connect() non\n"
 "bloccanti, contate dopo %ld ms (prima di ogni ritrasmissione del SYN).\n"
 "somaxconn = %ld.\n"), o.sweep_clients, o.settle_ms, host.somaxconn);
+		demo_ask("(backlog)", tr(
+"listen(0), listen(1) ... listen(8): how many connections complete\n"
+"at once while nobody calls accept()?",
+"listen(0), listen(1) ... listen(8): quante connessioni si completano\n"
+"subito mentre nessuno chiama accept()?"));
 		for (i = 0; i <= o.sweep_max; i++)
 			backlogs[i] = i;
 		if (run_sweep(&sw, &o, host.somaxconn, backlogs,
@@ -272,7 +293,6 @@ main(int argc, char **argv)
 			failed = 1;
 		jput(&j, ",\n\"sweep\": ");
 		json_sweep(&j, &sw, &o);
-		demo_pause();
 	}
 	if ((o.parts & PART_NETNS) &&
 	    no_time(&o, start, netns_cost(&o), "netns"))
@@ -296,8 +316,8 @@ main(int argc, char **argv)
 		buf_free(&nr.json);
 	}
 	jput(&j, ",\n\"elapsed_s\": %.3f}", demo_now() - start);
-	printf(tr("\n(demo took %.1f s)\n", "\n(la demo è durata %.1f s)\n"),
-	    demo_now() - start);
+	printf(tr("\n(demo took %.1f s, pauses not counted)\n",
+	    "\n(la demo è durata %.1f s, pause escluse)\n"), demo_now() - start);
 	if (o.json != NULL && demo_write_json(o.json, &j) == -1) {
 		log_err("%s: %s", o.json, strerror(errno));
 		failed = 1;

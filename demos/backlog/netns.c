@@ -254,7 +254,7 @@ run_defer(struct buf *j)
 "  (The queue of half-open connections of a listen(1) socket is small\n"
 "  too: the SYNs beyond it were answered with SYN cookies, which bypass\n"
 "  TCP_DEFER_ACCEPT: those clients went straight into the accept queue.)\n",
-"  (Anche la coda delle connessioni half-open di un socket listen(1) è\n"
+"  (Anche la coda delle connessioni semiaperte di un socket listen(1) è\n"
 "  piccola: ai SYN oltre quella si è risposto con i SYN cookie, che\n"
 "  saltano TCP_DEFER_ACCEPT: quei client sono entrati subito nella coda di\n"
 "  accept.)\n"));
@@ -367,6 +367,11 @@ netns_fork(struct netns_result *r, const struct opts *o)
 	printf("\n%s\n", tr(
 "== The same in a private network namespace ==",
 "== Lo stesso in un network namespace privato =="));
+	demo_ask("(backlog)", tr(
+"with net.ipv4.tcp_abort_on_overflow=1, is a client that finds the\n"
+"queue full refused at last?",
+"con net.ipv4.tcp_abort_on_overflow=1, un client che trova la coda\n"
+"piena viene finalmente rifiutato?"));
 	read_sysctls(&r->before);
 	if (geteuid() != 0) {
 		snprintf(r->reason, sizeof(r->reason), tr(

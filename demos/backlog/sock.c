@@ -108,7 +108,8 @@ busy_client(int port, char *err, size_t errlen)
 	if ((fd = net_connect("127.0.0.1", p, SOCK_STREAM, 3000, err,
 	    errlen)) == -1)
 		return -1;
-	if (converse(fd, "hello from client 0\n", reply, sizeof(reply),
+	if (converse(fd, tr("hello from client 0\n", "ciao dal client 0\n"),
+	    reply, sizeof(reply),
 	    3000) == -1) {
 		snprintf(err, errlen, "client 0: %s", strerror(errno));
 		close(fd);

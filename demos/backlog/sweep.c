@@ -135,17 +135,20 @@ print_sweep(const struct sweep *sw, const struct opts *o)
 	const struct burst *b;
 	int i, agree = 1;
 
-	printf("  %-8s %-11s %-8s %-8s %-7s %-7s %s\n", "backlog",
-	    tr("completed", "completate"), tr("waiting", "in attesa"),
-	    tr("refused", "rifiutate"), "Recv-Q", "Send-Q",
-	    tr("min(backlog,somaxconn)+1", "min(backlog,somaxconn)+1"));
+	printf("  %s %s %s %s %-7s %-7s %s\n", demo_pad("backlog", 8),
+	    demo_pad(tr("completed", "completate"), 11),
+	    demo_pad(tr("waiting", "in attesa"), 9),
+	    demo_pad(tr("refused", "rifiutate"), 9), "Recv-Q", "Send-Q",
+	    tr("expected (1)", "atteso (1)"));
 	for (i = 0; i < sw->max; i++) {
 		b = &sw->b[i];
-		printf("  %-8d %-11d %-8d %-8d %-7d %-7d %ld\n", b->backlog,
+		printf("  %-8d %-11d %-9d %-9d %-7d %-7d %ld\n", b->backlog,
 		    b->est, b->syn, b->refused, b->recvq, b->sendq,
 		    expected_queue(b->backlog, sw->somaxconn));
 		agree &= b->est == expected_queue(b->backlog, sw->somaxconn);
 	}
+	printf("%s", tr("  (1) min(backlog, somaxconn) + 1\n",
+	    "  (1) min(backlog, somaxconn) + 1\n"));
 	if (agree)
 		printf(tr(
 "  Every row: completed = min(backlog, somaxconn) + 1, with %d clients\n"

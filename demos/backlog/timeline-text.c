@@ -23,39 +23,56 @@ timeline_intro(const struct opts *o, const struct sysctls *s)
 "client, la seconda e la terza richiesta rimangono in coda, mentre la\n"
 "quarta viene rifiutata.\"  (listen(1) gives a queue of 1+1; while the\n"
 "server serves the first client the second and third wait in the queue,\n"
-"the fourth is refused.)\n\n",
+"the fourth is refused.)\n"
+"The slide calls the backlog a \"coda delle connessioni incomplete\", a\n"
+"queue of incomplete connections.  On Linux the backlog bounds the queue\n"
+"of completed connections, those whose handshake is done and that wait\n"
+"for accept(); half-open ones (SYN received) wait in another queue,\n"
+"bounded by tcp_max_syn_backlog.\n\n",
 "Slide: \"Con il comando serverSocket.listen(1) abbiamo istanziato un\n"
 "backlog di lunghezza 1+1 [...] Quando il server sta servendo il primo\n"
 "client, la seconda e la terza richiesta rimangono in coda, mentre la\n"
-"quarta viene rifiutata.\"\n\n"));
-	printf("%s\n", tr("The kernel settings that decide the outcome:",
-	    "Le impostazioni del kernel che decidono l'esito:"));
-	print_sysctls(s);
-	if (s->syn_linear == -1)
+"quarta viene rifiutata.\"\n"
+"La slide chiama il backlog \"coda delle connessioni incomplete\".  In\n"
+"Linux il backlog limita la coda delle connessioni completate, quelle che\n"
+"hanno finito l'handshake e aspettano accept(); le semiaperte (SYN\n"
+"ricevuto) aspettano in un'altra coda, limitata da tcp_max_syn_backlog.\n\n"));
+	if (o->brief)
+		printf(tr("Kernel: somaxconn %ld, tcp_abort_on_overflow %ld, "
+		    "tcp_syn_retries %ld.\n", "Kernel: somaxconn %ld, "
+		    "tcp_abort_on_overflow %ld, tcp_syn_retries %ld.\n"),
+		    s->somaxconn, s->abort_overflow, s->syn_retries);
+	else {
+		printf("%s\n", tr("The kernel settings that decide the outcome:",
+		    "Le impostazioni del kernel che decidono l'esito:"));
+		print_sysctls(s);
+	}
+	if (!o->brief && s->syn_linear == -1)
 		printf("%s", tr(
 "    (tcp_syn_linear_timeouts does not exist on this kernel: SYN\n"
 "    retransmissions back off exponentially, 1 s, 2 s, 4 s ... apart.)\n",
 "    (tcp_syn_linear_timeouts non esiste in questo kernel: le\n"
 "    ritrasmissioni del SYN si distanziano in modo esponenziale, 1 s, 2 s,\n"
 "    4 s ...)\n"));
-	printf(tr(
+	if (!o->brief)	/* the question says it */
+		printf(tr(
 "\nbin/server --model iterative --backlog %d: one session at a time, no\n"
 "accept() while it lasts.  Client 0 connects and stays in session for\n"
 "%.1f s; clients 1..%d connect meanwhile, %ld ms apart.  Every later\n"
-"client, once served, stays %ld ms and then sends \".\".\n\n",
+"client, once served, stays %ld ms and then sends \".\".\n",
 "\nbin/server --model iterative --backlog %d: una sessione alla volta,\n"
 "nessuna accept() finché dura.  Il client 0 si connette e resta in\n"
 "sessione per %.1f s; intanto i client 1..%d si connettono, a %ld ms\n"
-"l'uno dall'altro.  Ogni client servito resta %ld ms e poi invia \".\".\n\n"),
+"l'uno dall'altro.  Ogni client servito resta %ld ms e poi invia \".\".\n"),
 	    o->backlog, o->busy_ms / 1000.0, o->clients, o->gap_ms,
 	    o->hold_ms);
 }
 
 void
-timeline_summary(const struct timeline *tl)
+timeline_summary(const struct timeline *tl, const struct opts *o)
 {
 	const struct client *c;
-	char est[32], retx[96], reply[32];
+	char est[32], retx[96], reply[32], row[96];
 	size_t off;
 	int i, w;
 	unsigned k;
@@ -63,10 +80,12 @@ timeline_summary(const struct timeline *tl)
 
 	printf("\n%s\n", tr("Summary (times from the start, in seconds):",
 	    "Riepilogo (tempi dall'inizio, in secondi):"));
-	printf("  %-7s %-6s %-8s %-8s %-10s %-8s %s\n", "client",
-	    tr("port", "porta"), "connect", tr("estab.", "stabil."),
-	    tr("at release", "al rilascio"), tr("reply", "risposta"),
-	    tr("SYN retransmissions at", "ritrasmissioni SYN a"));
+	printf("  %s %s %s %s %s %s %s\n", demo_pad("client", 6),
+	    demo_pad(tr("port", "porta"), 6), demo_pad("connect", 8),
+	    demo_pad(tr("estab.", "stabil."), 8),
+	    demo_pad(tr("at release", "al rilascio"), 11),
+	    demo_pad(tr("reply", "risposta"), 8),
+	    tr("SYN retransm. at", "SYN ritrasm. a"));
 	for (i = 1; i <= tl->n; i++) {
 		c = &tl->c[i];
 		snprintf(est, sizeof(est), c->t_est ? "%+.3f" : "-",
@@ -81,17 +100,18 @@ timeline_summary(const struct timeline *tl)
 				break;
 			off += (size_t)w;
 		}
-		printf("  %-7d %-6d %+.3f   %-8s %-10s %-8s %s\n", c->id,
-		    c->port, c->t_start - T0, est,
+		snprintf(row, sizeof(row), "  %-6d %-6d %+.3f   %-8s %s %-8s ",
+		    c->id, c->port, c->t_start - T0, est, demo_pad(
 		    c->at_release == C_WAITREPLY ? tr("queued", "in coda") :
 		    c->at_release == C_CONNECTING ? tr("SYN drop", "SYN scart.") :
-		    cstate_name[c->at_release], reply, retx);
+		    cstate_name[c->at_release], 11), reply);
+		demo_fill(row, (int)demo_width(row, sizeof(row)), retx);
 		/* Every SYN sent but the one that got in was dropped. */
 		if (c->st != C_REFUSED && c->st != C_FAILED)
 			dropped += c->nretx + (c->t_est == 0);
 		data_retx += c->data_retx;
 	}
-	if (tl->before.ok && tl->after.ok)
+	if (tl->before.ok && tl->after.ok && !o->brief)
 		printf(tr(
 "  SYNs of our clients left unanswered: %ld; data retransmissions after a\n"
 "  dropped final ACK: %ld.  The kernel counted ListenOverflows +%ld,\n"
@@ -114,7 +134,7 @@ timeline_explain(const struct timeline *tl, const struct opts *o,
     const struct sysctls *s)
 {
 	const struct client *c;
-	int expect = o->backlog + 1, i, timedout = 0;
+	int expect = o->backlog + 1, i, timedout = 0, served = 0;
 
 	if (s->somaxconn >= 0 && o->backlog > s->somaxconn)
 		expect = (int)s->somaxconn + 1;
@@ -159,7 +179,15 @@ timeline_explain(const struct timeline *tl, const struct opts *o,
 "  SYN è stato ritrasmesso.  Qui net.ipv4.tcp_abort_on_overflow=%ld; la\n"
 "  parte nel namespace mostra che nemmeno 1 lo trasforma in un rifiuto.\n"),
 		    tl->waiting, s->abort_overflow);
-	printf("%s", tr(
+	for (i = 1; i <= tl->n; i++)
+		served += tl->c[i].st == C_DONE || tl->c[i].st == C_REPLIED;
+	if (o->brief) {
+		printf(tr("- Served in the end: %d of %d.\n",
+		    "- Serviti alla fine: %d su %d.\n"), served, tl->n);
+		return;
+	}
+	if (served == tl->n)
+		printf("%s", tr(
 "- When client 0 ended, the server accept()ed the queued clients in turn.\n"
 "  A client whose SYN was dropped got in only at a later retransmission\n"
 "  that found room: it waited whole seconds (instants in the table).\n",
@@ -167,6 +195,13 @@ timeline_explain(const struct timeline *tl, const struct opts *o,
 "  coda, uno alla volta.  Un client col SYN scartato è entrato solo a una\n"
 "  ritrasmissione successiva che ha trovato posto: ha aspettato secondi\n"
 "  interi (gli istanti sono nella tabella).\n"));
+	else
+		printf(tr(
+"- When client 0 ended, the server served clients in turn: %d of %d by\n"
+"  the demo's time limit (--wait); the others had not been served yet.\n",
+"- Quando il client 0 ha finito, il server ha servito i client uno alla\n"
+"  volta: %d su %d entro il limite di tempo (--wait); gli altri non\n"
+"  erano ancora stati serviti.\n"), served, tl->n);
 	for (i = 1; i <= tl->n; i++) {
 		c = &tl->c[i];
 		if (c->st != C_TIMEDOUT)

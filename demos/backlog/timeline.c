@@ -15,9 +15,15 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "msg.h"
 #include "backlog.h"
 
 double T0;	/* every time printed is relative to this */
+
+#define EV_INDENT	23	/* where an event's message starts */
+
+/* --short: leave out the events the summary table repeats. */
+static int brief;
 
 static void ev(double, const char *, const char *, ...)
     __attribute__((format(printf, 3, 4)));
@@ -26,13 +32,14 @@ static void ev(double, const char *, const char *, ...)
 static void
 ev(double t, const char *who, const char *fmt, ...)
 {
+	char lead[64], msg[512];
 	va_list ap;
 
-	printf("  %+7.3f s  %-9s ", t - T0, who);
+	snprintf(lead, sizeof(lead), "  %+7.3f s  %-9s ", t - T0, who);
 	va_start(ap, fmt);
-	vprintf(fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	putchar('\n');
+	demo_fill(lead, EV_INDENT, msg);
 }
 
 static const char *
@@ -51,19 +58,21 @@ client_fail(struct client *c, double now, enum cstate st, int err)
 {
 	c->st = st;
 	c->t_end = now;
-	snprintf(c->err, sizeof(c->err), "%s", strerror(err));
+	snprintf(c->err, sizeof(c->err), "%s", strerror(err));	/* JSON */
 	if (c->fd != -1)
 		close(c->fd);
 	c->fd = -1;
 	if (st == C_REFUSED)
 		ev(now, cname(c), tr("connect() refused (%s): an RST came back",
-		    "connect() rifiutata (%s): è tornato un RST"), c->err);
+		    "connect() rifiutata (%s): è tornato un RST"),
+		    msg_strerror(err));
 	else if (st == C_TIMEDOUT)
 		ev(now, cname(c), tr("connect() gave up (%s) after %.1f s",
-		    "connect() ha rinunciato (%s) dopo %.1f s"), c->err,
-		    now - c->t_start);
+		    "connect() ha rinunciato (%s) dopo %.1f s"),
+		    msg_strerror(err), now - c->t_start);
 	else
-		ev(now, cname(c), tr("error: %s", "errore: %s"), c->err);
+		ev(now, cname(c), tr("error: %s", "errore: %s"),
+		    msg_strerror(err));
 }
 
 /* Poll the kernel for SYN retransmissions of a connecting socket. */
@@ -90,10 +99,11 @@ client_check_retx(struct client *c, double now)
 		}
 		if (c->nretx < MAXRETX)
 			c->t_retx[c->nretx++] = now;
-		ev(now, cname(c), tr(
-		    "SYN retransmitted (#%u), %.2f s after connect()",
-		    "SYN ritrasmesso (n. %u), %.2f s dopo connect()"),
-		    c->retx_seen, now - c->t_start);
+		if (!brief)	/* the summary's last column has them */
+			ev(now, cname(c), tr(
+			    "SYN retransmitted (#%u), %.2f s after connect()",
+			    "SYN ritrasmesso (n. %u), %.2f s dopo connect()"),
+			    c->retx_seen, now - c->t_start);
 	}
 }
 
@@ -118,7 +128,8 @@ client_established(struct timeline *tl, struct client *c, double now)
 		    "connect()",
 		    "stabilita con la ritrasmissione n. %u del SYN, %.2f s "
 		    "dopo connect()"), c->nretx, now - c->t_start);
-	snprintf(line, sizeof(line), "hello from client %d\n", c->id);
+	snprintf(line, sizeof(line), tr("hello from client %d\n",
+	    "ciao dal client %d\n"), c->id);
 	if (net_write_all(c->fd, line, strlen(line)) == -1)
 		client_fail(c, now, C_FAILED, errno);
 }
@@ -178,8 +189,9 @@ client_close(struct client *c, double now)
 	c->fd = -1;
 	c->st = C_DONE;
 	c->t_end = now;
-	ev(now, cname(c), "%s", tr("sends \".\" and closes",
-	    "invia \".\" e chiude"));
+	if (!brief)
+		ev(now, cname(c), "%s", tr("sends \".\" and closes",
+		    "invia \".\" e chiude"));
 }
 
 /* The server's own log tells when it accept()ed whom. */
@@ -190,7 +202,9 @@ read_server_log(struct timeline *tl, double now)
 	int port, i;
 
 	while (server_line(&tl->srv, line, sizeof(line))) {
-		if ((p = strstr(line, "connected with ")) == NULL)
+		/* In either language: lib/msg.c has the words. */
+		if ((p = strstr(line, "connected with ")) == NULL &&
+		    (p = strstr(line, "connessione stabilita con ")) == NULL)
 			continue;
 		if ((p = strrchr(p, ':')) == NULL)
 			continue;
@@ -294,29 +308,6 @@ pump(struct timeline *tl, const struct opts *o, double until, int all_done)
 	}
 }
 
-/*
- * --step: wait for Enter, but keep watching the clients meanwhile, so
- * that SYN retransmissions during the pause are timed correctly.
- */
-static void
-pause_pumping(struct timeline *tl, const struct opts *o)
-{
-	struct pollfd pfd = { STDIN_FILENO, POLLIN, 0 };
-	char line[64];
-
-	if (!demo_step)
-		return;
-	printf("%s\n", tr("  [Enter to go on; the clients are still watched]",
-	    "  [Invio per continuare; i client restano osservati]"));
-	for (;;) {
-		pump(tl, o, demo_now() + 0.05, 0);
-		if (poll(&pfd, 1, 0) == 1)
-			break;
-	}
-	if (fgets(line, sizeof(line), stdin) == NULL)
-		demo_step = 0;	/* no terminal: run on unattended */
-}
-
 /* What the kernel shows while the server is busy. */
 static void
 snapshot(struct timeline *tl, double now)
@@ -352,7 +343,7 @@ snapshot(struct timeline *tl, double now)
 	ev(now, "ss -tn", tr("%d sockets in SYN-SENT towards port %d",
 	    "%d socket in SYN-SENT verso la porta %d"), tl->syn_sent,
 	    tl->srv.port);
-	if (tl->before.ok && tl->at_release.ok)
+	if (tl->before.ok && tl->at_release.ok && !brief)
 		ev(now, "kernel", tr(
 		    "ListenOverflows +%ld, ListenDrops +%ld so far",
 		    "ListenOverflows +%ld, ListenDrops +%ld finora"),
@@ -369,9 +360,9 @@ snapshot(struct timeline *tl, double now)
 static void
 closed_port(struct timeline *tl)
 {
-	char p[16], err[NET_ERR_LEN];
+	char p[16], err[NET_ERR_LEN], text[512];
 	double t;
-	int fd, i, refused = 0;
+	int fd, i, e, refused = 0;
 
 	snprintf(p, sizeof(p), "%d", tl->srv.port);
 	t = demo_now();
@@ -383,16 +374,17 @@ closed_port(struct timeline *tl)
 		    "connected");
 		return;
 	}
-	snprintf(tl->refused_err, sizeof(tl->refused_err), "%s",
-	    strerror(errno));
-	printf(tr(
-"\nFor contrast, with the server stopped: connect() to port %d gives\n"
-"\"%s\" after %.3f ms.  That is what \"refused\" looks like: an RST\n"
-"from a port where nobody listens, at once.\n",
-"\nPer confronto, a server fermo: connect() alla porta %d dà\n"
-"\"%s\" dopo %.3f ms.  Ecco cos'è \"rifiutata\": un RST da una\n"
-"porta dove nessuno ascolta, subito.\n"),
-	    tl->srv.port, tl->refused_err, tl->refused_ms);
+	e = errno;
+	snprintf(tl->refused_err, sizeof(tl->refused_err), "%s", strerror(e));
+	snprintf(text, sizeof(text), tr(
+"For contrast, with the server stopped: connect() to port %d gives "
+"\"%s\" after %.3f ms.  That is what \"refused\" looks like: an RST "
+"from a port where nobody listens, at once.",
+"Per confronto, a server fermo: connect() alla porta %d dà "
+"\"%s\" dopo %.3f ms.  Ecco cos'è \"rifiutata\": un RST da una "
+"porta dove nessuno ascolta, subito."),
+	    tl->srv.port, msg_strerror(e), tl->refused_ms);
+	demo_fill("\n", 0, text);
 	for (i = 1; i <= tl->n; i++)
 		refused += tl->c[i].st == C_REFUSED;
 	printf(tr("Clients refused while the queue was full: %d.\n",
@@ -410,10 +402,19 @@ run_timeline(struct timeline *tl, const struct opts *o,
 {
 	struct client *c;
 	double now, release;
+	char q[256];
 	int i, fd;
 
 	memset(tl, 0, sizeof(*tl));
+	brief = o->brief;
 	timeline_intro(o, s);
+	snprintf(q, sizeof(q), tr(
+"listen(%d), the server busy with client 0, %d more clients\n"
+"connect: which of them wait in the queue, and which are refused?",
+"listen(%d), il server occupato col client 0, altri %d client si\n"
+"connettono: quali aspettano in coda, e quali vengono rifiutati?"),
+	    o->backlog, o->clients);
+	demo_ask("(backlog)", q);
 	read_counters(&tl->before);
 	if (server_start(&tl->srv, o->server, o->backlog, err, errlen) == -1) {
 		server_stop(&tl->srv);
@@ -440,8 +441,8 @@ run_timeline(struct timeline *tl, const struct opts *o,
 	ev(demo_now(), "client 0", "%s", tr(
 	    "connected, sent \"hello from client 0\", got \"HELLO FROM "
 	    "CLIENT 0\": the server is busy with it now",
-	    "connesso, ha inviato \"hello from client 0\", ricevuto \"HELLO "
-	    "FROM CLIENT 0\": ora il server è occupato con lui"));
+	    "connesso, ha inviato \"ciao dal client 0\", ricevuto \"CIAO "
+	    "DAL CLIENT 0\": ora il server è occupato con lui"));
 	release = T0 + o->busy_ms / 1000.0;
 	if (release > deadline)
 		release = deadline;
@@ -456,13 +457,13 @@ run_timeline(struct timeline *tl, const struct opts *o,
 			    C_REFUSED : C_FAILED, errno);
 			continue;
 		}
-		ev(c->t_start, cname(c), tr("connect() from port %d",
-		    "connect() dalla porta %d"), c->port);
+		if (!brief)
+			ev(c->t_start, cname(c), tr("connect() from port %d",
+			    "connect() dalla porta %d"), c->port);
 		pump(tl, o, c->t_start + o->gap_ms / 1000.0, 0);
 	}
 	pump(tl, o, release, 0);
 	snapshot(tl, demo_now());
-	pause_pumping(tl, o);
 	now = demo_now();
 	tl->t_release = now;
 	ev(now, "client 0", "%s", tr("sends \".\" and closes: the server is "
@@ -489,7 +490,7 @@ run_timeline(struct timeline *tl, const struct opts *o,
 	}
 	read_counters(&tl->after);
 	server_stop(&tl->srv);
-	timeline_summary(tl);
+	timeline_summary(tl, o);
 	timeline_explain(tl, o, s);
 	closed_port(tl);
 	return 0;

@@ -25,6 +25,9 @@ import threading
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# The programs speak the locale's language (lib/msg.h); the tests read
+# their English.  A test of the Italian sets DEMO_LANG or --lang itself.
+os.environ["DEMO_LANG"] = "en"
 
 
 class TAP:

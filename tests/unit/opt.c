@@ -40,6 +40,14 @@ numbers(void)
 		    "opt_msec refuses '%s'", bad[i]);
 	}
 	ok(opt_long("--port", "80", 0, 65535, &v) == 0 && v == 80, "'80' is 80");
+	ms = 7;
+	ok(opt_timeout("--timeout", "none", 0, 86400, &ms) == 0 && ms == 0,
+	    "--timeout none is 0: no limit");
+	ok(opt_timeout("--timeout", "1.5", 0, 86400, &ms) == 0 && ms == 1500,
+	    "--timeout 1.5 is 1500 ms");
+	ok(opt_timeout("--timeout", "0", 0, 86400, &ms) == -1 &&
+	    opt_timeout("--timeout", "None", 0, 86400, &ms) == -1,
+	    "opt_timeout refuses '0' (unless zero_ok) and 'None'");
 	ok(opt_long("--port", "0", 0, 65535, &v) == 0 && v == 0, "'0' is 0");
 	ok(opt_long("--port", "065535", 0, 65535, &v) == 0 && v == 65535,
 	    "leading zeros are digits");
