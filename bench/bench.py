@@ -38,6 +38,9 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import rank  # noqa: E402  (bench/rank.py: medians, intervals, ties)
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -47,6 +50,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REDIS_REQUEST = "PING" + " " * 10 + "\\r\\n"
 REDIS_REQUEST_BYTES = 16
 LINE_BYTES = 16
+
+# Bulk loads: one session, 8 lines in flight, big lines (issue 10).
+BULK = {}
 
 PCTS = ["p50", "p90", "p99", "p99.9", "p99.99"]
 
@@ -621,7 +627,7 @@ class Bench:
             "cpu %7s us/req  %5.1fs%s" % (
                 self.nrun, self.total_runs, b["target"],
                 "%s%s" % (b["label"], " r%d" % b["round"]
-                          if self.a.rounds > 1 else ""),
+                          if self.a.max_rounds > 1 else ""),
                 fmt_num(s["rps"]), fmt_us(s["p50_us"]),
                 fmt_us(s["p99_us"]),
                 "%.1f" % cpu if cpu is not None else "-",
@@ -636,13 +642,14 @@ class Bench:
         before each target's one-session run and once after the last
         (each target is compared with the two floors around it), and
         redis-server runs at 50 sessions both first and last of that
-        block."""
+        block.  One block per load: a round runs the blocks of the loads
+        whose ranking has not settled yet (see main)."""
         a = self.a
         targets = [(m, "model") for m in self.models]
         if self.redis:
             targets.append(("redis", "redis"))
         top = max(a.sessions)
-        runs = []
+        runs = []               # [(load, [run, ...])], one per load
         for c in sorted(set(a.sessions) | {50}):
             lab = "c%d" % c
             block = [(t, kind, c, 1, lab, c == top) for t, kind in targets]
@@ -655,9 +662,10 @@ class Bench:
             if c == 50 and self.redis:
                 block.insert(0, block.pop())
                 block.append(("redis", "redis", 50, 1, "c50-end", False))
-            runs += block
-        runs += [(t, kind, a.k0_sessions, 0, "k0-c%d" % a.k0_sessions,
-                  False) for t, kind in targets]
+            runs.append((lab, block))
+        lab = "k0-c%d" % a.k0_sessions
+        runs.append((lab, [(t, kind, a.k0_sessions, 0, lab, False)
+                           for t, kind in targets]))
         return runs
 
     def clear_old(self):
@@ -673,17 +681,20 @@ class Bench:
         if os.path.isdir(self.out):
             for f in os.listdir(self.out):
                 if f.endswith(".svg") or f in ("summary.csv", "report.md",
+                                               "ranking.csv",
                                                "hyperfine.json",
                                                "hyperfine.md"):
                     os.unlink(os.path.join(self.out, f))
 
     def main(self):
         a = self.a
+        self.previous = None if a.no_compare else self.find_previous()
         self.clear_old()
         os.makedirs(os.path.join(self.out, "runs"), exist_ok=True)
         os.makedirs(os.path.join(self.out, "logs"), exist_ok=True)
         os.makedirs(os.path.join(self.out, "plotdata"), exist_ok=True)
         self.models = a.models or list_models(self.bindir)
+        self.externals = {}
         self.pools = pool_models(self.bindir) & set(self.models)
         self.redis = shutil.which("redis-server") and not a.no_redis
         if not self.redis:
@@ -694,18 +705,34 @@ class Bench:
             self.notes.append("hyperfine is not installed (or "
                               "--no-hyperfine): no whole-workload timing.")
         runs = self.plan()
-        self.total_runs = len(runs) * a.rounds
+        per_round = sum(len(b) for _, b in runs)
+        self.total_runs = per_round * a.max_rounds
         start = time.monotonic()
         self.loadavg = [loadavg()]
-        log("bench: %d models (%s)%s, %d rounds of %d runs of %gs + %gs "
-            "warm-up, then hyperfine; results in %s" % (
+        log("bench: %d models (%s)%s, %d to %d rounds of %d runs of %gs + "
+            "%gs warm-up, then hyperfine; results in %s" % (
                 len(self.models), " ".join(self.models),
                 " + redis-server" if self.redis else "", a.rounds,
-                len(runs), a.duration, a.warmup, self.out))
+                a.max_rounds, per_round, a.duration, a.warmup, self.out))
         self.floors, self.lfloors = [], []
-        for self.round in range(1, a.rounds + 1):
-            self.run_round(runs)
+        self.settled = {}       # load -> the round after which it was
+        self.rounds_of = {}     # load -> rounds measured
+        for self.round in range(1, a.max_rounds + 1):
+            todo = [(lab, b) for lab, b in runs if lab not in self.settled]
+            if not todo:
+                break
+            for lab, block in todo:
+                self.run_round(block)
+                self.rounds_of[lab] = self.round
+            for lab, _ in todo:
+                if rank.settled(self.rank_rounds(lab), a.rounds):
+                    self.settled[lab] = self.round
+            self.total_runs = self.nrun + sum(
+                len(b) for lab, b in runs if lab not in self.settled) * (
+                    a.max_rounds - self.round)
+        self.loads = [lab for lab, _ in runs]
         self.pick_representatives()
+        self.write_ranking()
         self.pingpong = median_floor(self.floors)
         self.attach_floors()
         self.rewrite_runs()
@@ -742,6 +769,70 @@ class Bench:
                 warn(str(e))
                 self.notes.append("%s %s round %d: %s" % (t, label,
                                                           self.round, e))
+
+    def ranked_targets(self):
+        """What the ranking compares: the models and any external server;
+        redis-server and the floors are references."""
+        return [t for t in self.models + list(self.externals)]
+
+    def rank_rounds(self, load):
+        """{target: [figure per round]} at one load: requests/s, or bytes/s
+        for a bulk load."""
+        ranked = set(self.ranked_targets())
+        out = {}
+        for j in self.all_runs:
+            b = j["bench"]
+            if b["label"] == load and b["target"] in ranked:
+                out.setdefault(b["target"], []).append(figure(j))
+        return out
+
+    def write_ranking(self):
+        """ranking.csv, and the comparison with the previous run."""
+        by_load = {lab: self.rank_rounds(lab) for lab in self.loads}
+        rows = rank.ranking_rows(by_load, self.loads)
+        rank.write_ranking(os.path.join(self.out, "ranking.csv"), rows)
+        self.ranking = {}
+        for r in rows:
+            self.ranking.setdefault(r["load"], {})[r["model"]] = r
+        self.comparison = None
+        if self.previous:
+            name, prev = self.previous
+            now = {lab: {m: (r["low"], r["median"], r["high"])
+                         for m, r in ms.items()}
+                   for lab, ms in self.ranking.items()}
+            cmp = rank.compare(prev, now, self.loads)
+            lines, nrev = rank.compare_text(cmp, name, "this run")
+            self.comparison = (name, lines, nrev)
+            log("bench: compared with the previous run:")
+            for line in lines:
+                log("  " + line)
+
+    def find_previous(self):
+        """The previous run's ranking, read before this run replaces
+        anything: the one in this run's own directory (a rerun on the same
+        day) or else the newest ranking.csv of a sibling directory."""
+        own = rank.ranking_path(self.out)
+        cands = []
+        if os.path.exists(own):
+            cands.append(own)
+        else:
+            parent = os.path.dirname(os.path.abspath(self.out))
+            try:
+                sib = [os.path.join(parent, d) for d in os.listdir(parent)]
+            except OSError:
+                sib = []
+            sib = [rank.ranking_path(d) for d in sib
+                   if os.path.exists(rank.ranking_path(d))]
+            cands += sorted(sib, key=os.path.getmtime, reverse=True)[:1]
+        for p in cands:
+            try:
+                return (os.path.relpath(os.path.dirname(p), REPO)
+                        if os.path.abspath(p).startswith(REPO + "/")
+                        else os.path.dirname(p), rank.read_ranking(p))
+            except (OSError, KeyError, ValueError) as e:
+                self.notes.append("previous ranking %s unreadable: %s"
+                                  % (p, e))
+        return None
 
     def pick_representatives(self):
         """Every (target, run) was measured once per round; the tables
@@ -973,6 +1064,14 @@ class Bench:
             f.write(relink(rep, rel))
 
 
+def figure(j):
+    """The figure a run is ranked by: requests/s (bytes/s of lines for a
+    bulk run, where the line size is the point)."""
+    rps = lg_summary(j)["rps"] or 0.0
+    size = BULK.get(j["bench"]["label"])
+    return rps * size if size else rps
+
+
 def warmup_for(a, sessions):
     """A burst of a thousand connections takes a thousand accepts, and
     thousand threads or children, before the load is steady: the warm-up
@@ -1110,6 +1209,13 @@ def fmt_kib(x):
     if x is None:
         return "-"
     return "%.1f" % x if abs(x) >= 0.05 else "0.0"
+
+
+def fmt_bytes(x):
+    """Bytes/s as MB/s (10^6, like iperf3's own report in bytes)."""
+    if x is None:
+        return "-"
+    return "%.0f MB/s" % (x / 1e6)
 
 
 def fmt_num(x):
@@ -1302,8 +1408,9 @@ class Report:
                "waits for its upper-cased reply before the next; %g s "
                "measured after a warm-up of %g s plus 1.2 s per thousand "
                "sessions (so %g s at %d) per run, every run repeated "
-               "in %d rounds (the tables show the round with the median "
-               "throughput); a fresh server per "
+               "in %d to %d rounds, the models interleaved in each (the "
+               "tables show the median and an interval over the rounds); "
+               "a fresh server per "
                "run (`--quiet --backlog 4096`), started on an ephemeral "
                "port of 127.0.0.1; loadgen with `-t %d` (at most one thread "
                "per session), `--timeout %g`.  Sessions open all at once "
@@ -1316,7 +1423,7 @@ class Report:
                "verification.  %s" % (
                    LINE_BYTES, a.duration, a.warmup,
                    warmup_for(a, max(a.sessions)), max(a.sessions),
-                   a.rounds, a.threads,
+                   a.rounds, a.max_rounds, a.threads,
                    a.timeout,
                    a.k0_sessions, REDIS_REQUEST, REDIS_REQUEST_BYTES,
                    self.pool_sentence()))
@@ -1336,6 +1443,7 @@ class Report:
         self.section_machine()
         self.section_targets()
         self.section_throughput()
+        self.section_ranking()
         self.section_latency()
         self.section_cpu_mem()
         self.section_connect()
@@ -1386,19 +1494,16 @@ class Report:
         self.w()
         self.w("Completed requests per second of the measured window; "
                "columns are concurrent persistent sessions, `k0` is a new "
-               "connection per request.%s" % (
-                   "  Each cell is the median of %d rounds; ±N%% is half "
-                   "the spread between the slowest and the fastest round, "
-                   "relative to the median: a large one means the machine "
-                   "was busy with something else during some round."
-                   % a.rounds if a.rounds > 1 else ""))
+               "connection per request.  Each cell is the median over the "
+               "rounds, its confidence interval in brackets (%s), and "
+               "`#N` its rank at that load (see *Ranking* below; a shared "
+               "rank is a tie: within noise)." % self.ci_method())
         self.w()
         rows = []
         for t in self.targets():
             r = [label_of(t)]
             for lab in labels:
-                j = self.find(t, lab)
-                r.append(cell_rps(j, spread=True))
+                r.append(self.cell(t, lab))
             rows.append(r)
         if self.b.pingpong:
             rows.append(["pingpong floor (median run)"] +
@@ -1419,6 +1524,87 @@ class Report:
                        "here sized to the sessions up to %d" % MAX_POOL
                        if not self.a.workers else
                        "this run: %d" % self.a.workers))
+            self.w()
+
+    def ci_method(self):
+        n = sorted(set(self.b.rounds_of.values()))
+        return ("the distribution-free interval of the median by order "
+                "statistics, [x(k), x(n+1-k)] of the n sorted rounds with "
+                "coverage >= %d %%, or the slowest to the fastest round when "
+                "n is too small for that: %s" % (
+                    round(rank.COVERAGE * 100), "; ".join(
+                        "%d rounds: %s, coverage %.0f %%" % (
+                            x, "min-max" if rank.order_k(x) == 1 else
+                            "k = %d" % rank.order_k(x),
+                            100 * rank.coverage_of(x)) for x in n)))
+
+    def cell(self, t, lab):
+        """median [low-high] #rank from the ranking, else the one run."""
+        r = self.b.ranking.get(lab, {}).get(t)
+        j = self.find(t, lab)
+        if r is None:
+            return cell_rps(j)
+        size = BULK.get(lab)
+        f = (lambda x: fmt_bytes(x)) if size else fmt_num
+        return "%s [%s-%s] #%d%s" % (
+            f(r["median"]), f(r["low"]), f(r["high"]), r["rank"],
+            served_note(j) if j else "")
+
+    def section_ranking(self):
+        b = self.b
+        self.w("## Ranking, with ties")
+        self.w()
+        self.w("At each load the models (and external servers) are ranked "
+               "by their median throughput only where the data separate "
+               "them: a model is faster than another when its interval "
+               "(%s) lies wholly above the other's; overlapping intervals "
+               "are a tie, *within noise*.  A model's rank is 1 + the "
+               "number of models strictly faster than it, so tied models "
+               "share a rank.  redis-server is a reference and the floors "
+               "are not ranked.  A load stops early once its ranking is "
+               "*settled*: after at least %d rounds, the last round changed "
+               "no strict pair (%d rounds at most).  Written to "
+               "[ranking.csv](ranking.csv) (`load,model,rank,low,median,"
+               "high`)." % (self.ci_method(), self.a.rounds,
+                             self.a.max_rounds))
+        self.w()
+        rows = []
+        for lab in b.loads:
+            rk = b.ranking.get(lab, {})
+            groups = {}
+            for m, r in rk.items():
+                groups.setdefault(r["rank"], []).append(m)
+            order = []
+            for n in sorted(groups):
+                ms = sorted(groups[n], key=lambda m: -rk[m]["median"])
+                order.append("%d. %s%s" % (n, ", ".join(ms),
+                                            " (within noise)"
+                                            if len(ms) > 1 else ""))
+            figs = {m: (r["low"], r["median"], r["high"])
+                    for m, r in rk.items()}
+            npairs = len(rk) * (len(rk) - 1) // 2
+            st = b.settled.get(lab)
+            rows.append([lab, "; ".join(order),
+                         "%d of %d" % (len(rank.tied_pairs(figs)), npairs),
+                         "%d rounds, %s" % (
+                             b.rounds_of.get(lab, 0),
+                             "settled" if st else "**not settled**")])
+        self.table(["load", "ranks (fastest first)", "pairs within noise",
+                    "rounds"], rows)
+        if b.comparison:
+            name, lines, nrev = b.comparison
+            self.w("### Compared with the previous run (%s)" % name)
+            self.w()
+            self.w("A pair that one run ranks strictly a > b and the other "
+                   "strictly b > a is *reversed*: noise that the intervals "
+                   "did not catch.  Pairs tied in either run are not a "
+                   "claim and cannot be reversed.  (`make bench-compare "
+                   "A B` prints this for any two results directories.)")
+            self.w()
+            self.w("```")
+            for line in lines:
+                self.w(line)
+            self.w("```")
             self.w()
 
     def section_latency(self):
@@ -1718,7 +1904,9 @@ class Report:
                "round, with a `bench` object merged in (server and loadgen "
                "commands, server CPU and memory, exit statuses, the floors "
                "a `c1` run was compared with, and, in the median round, "
-               "every round's throughput); `runs/pingpong-N.json` and "
+               "every round's throughput); `ranking.csv`: the ranking "
+               "with ties, one row per load and model; "
+               "`runs/pingpong-N.json` and "
                "`runs/pingpong-server-c1-N-rK.json`: the floor runs; "
                "`summary.csv`: one row per run and round; `plotdata/`: the "
                "numbers behind the plots; `logs/`: server stderr, kept "
@@ -1804,8 +1992,15 @@ def parse_args(argv):
     p.add_argument("-d", "--duration", type=float,
                    help="seconds measured per run (default 0.5; quick 0.4)")
     p.add_argument("--rounds", type=int,
-                   help="times every run is repeated; the tables show the "
-                   "median round (default 3; quick 1)")
+                   help="rounds at least (default 4; quick 3): every run is "
+                   "repeated, the tables show the median and the interval "
+                   "over the rounds")
+    p.add_argument("--max-rounds", type=int,
+                   help="rounds at most (default 8; quick 3; with --rounds "
+                   "alone: the same as --rounds): a load whose ranking has "
+                   "settled stops early")
+    p.add_argument("--no-compare", action="store_true",
+                   help="do not compare the ranking with the previous run")
     p.add_argument("--warmup", type=float)
     p.add_argument("--pingpong-duration", type=float,
                    help="seconds of bin/pingpong (default: -d)")
@@ -1836,7 +2031,13 @@ def parse_args(argv):
     if a.warmup is None:
         a.warmup = 0.1 if q else 0.3
     if a.rounds is None:
-        a.rounds = 1 if q else 3
+        a.rounds = 3 if q else 4
+        if a.max_rounds is None:
+            a.max_rounds = 3 if q else 8
+    if a.max_rounds is None:
+        a.max_rounds = a.rounds
+    if a.rounds < 1 or a.max_rounds < a.rounds:
+        p.error("need 1 <= --rounds <= --max-rounds")
     if a.hf_runs is None:
         a.hf_runs = 2 if q else 3
     if a.hf_requests is None:

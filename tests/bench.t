@@ -104,6 +104,14 @@ if len(pick) < 2:
 out_dir = os.path.join(TMP, "results", "run")
 labels = ["c1", "c10", "c50", "k0-c10"]
 ROUNDS = 2
+# A previous run beside it whose ranking says the opposite of the truth at
+# c10 (iterative serves one of the ten sessions, thread all): the bench must
+# compare with it and find the pair reversed.
+old_dir = os.path.join(TMP, "results", "old")
+os.makedirs(old_dir)
+with open(os.path.join(old_dir, "ranking.csv"), "w") as f:
+    f.write("load,model,rank,low,median,high\n"
+            "c10,iterative,1,1e9,1e9,1e9\nc10,thread,2,1,1,1\n")
 cmd = [sys.executable, BENCH, "--quick", "--bin", BINDIR, "--out", out_dir,
        "--models", ",".join(pick), "--sessions", "1,10", "-d", "0.4",
        "--warmup", "0.1", "--rounds", str(ROUNDS), "--hf-requests", "400",
@@ -233,6 +241,22 @@ need = ["target", "label", "sessions", "rps", "p50_us", "p99_us",
 t.ok(rows and all(c in rows[0] for c in need),
      "summary.csv has the columns %s" % ", ".join(need))
 
+# ranking.csv: a row per ranked load and model; ties share a rank.
+try:
+    with open(os.path.join(out_dir, "ranking.csv")) as f:
+        rk = list(csv.DictReader(f))
+except OSError:
+    rk = []
+t.is_(sorted((r["load"], r["model"]) for r in rk),
+      sorted((lab, m) for lab in labels for m in pick),
+      "ranking.csv ranks every model at every load (redis is a reference)")
+t.ok(rk and all(float(r["low"]) <= float(r["median"]) <= float(r["high"])
+                for r in rk), "low <= median <= high in every row")
+ranks = {(r["load"], r["model"]): int(r["rank"]) for r in rk}
+t.ok(ranks.get(("c10", "thread")) == 1 and
+     ranks.get(("c10", "iterative")) == 2,
+     "c10: thread (all ten sessions served) ranks above iterative (one)")
+
 # report.md
 try:
     with open(os.path.join(out_dir, "report.md")) as f:
@@ -244,6 +268,14 @@ for sec in ("## Machine", "## Headline", "## Throughput", "## Latency",
             "## Connect time", "## The whole fixed workload, timed by "
             "hyperfine", "## Plots"):
     t.ok(sec in rep, "report.md has '%s'" % sec)
+t.ok("## Ranking, with ties" in rep and re.search(
+    r"\| c10 \| 1\. thread; 2\. iterative \|", rep),
+    "report.md ranks the models at each load")
+t.ok("Compared with the previous run (" in rep and
+     "iterative > thread in B" not in rep and
+     re.search(r"c10 .* thread > iterative in B", rep),
+     "report.md compares with the previous run beside it and finds the "
+     "reversed pair")
 t.ok("1 of 10 sessions served" in rep,
      "report.md says the iterative model served 1 of 10 sessions")
 t.ok(re.search(r"\| CPU \| .+ \|", rep) and "| kernel |" in rep and
