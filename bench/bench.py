@@ -29,6 +29,7 @@ import json
 import os
 import platform
 import select
+import shlex
 import shutil
 import signal
 import socket
@@ -51,8 +52,22 @@ REDIS_REQUEST = "PING" + " " * 10 + "\\r\\n"
 REDIS_REQUEST_BYTES = 16
 LINE_BYTES = 16
 
-# Bulk loads: one session, 8 lines in flight, big lines (issue 10).
-BULK = {}
+# Bulk loads: one session, BULK_PIPELINE lines in flight, big lines; the
+# figure is bytes/s of lines upper-cased (issue 10).
+BULK_SIZES = {"1k": 1024, "16k": 16384, "64k": 65536}
+BULK = {}                       # label -> line bytes, filled by parse_args
+BULK_PIPELINE = 8
+
+# An external server answers this line with it upper-cased when it is up.
+PROBE = b"socklab probe\n"
+
+# The lab's Python thread server (lab/, the slides' program corrected): a
+# reference row, so that students see the cost of their language and design.
+LAB_THREAD = ("lab-thread", [sys.executable,
+                             os.path.join(os.path.dirname(os.path.dirname(
+                                 os.path.abspath(__file__))), "lab",
+                                 "tcp_server_thread.py"),
+                             "{port}", "--quiet"])
 
 PCTS = ["p50", "p90", "p99", "p99.9", "p99.99"]
 
@@ -131,18 +146,29 @@ def free_port():
 
 
 class Server:
-    """A server under test: bin/server --model M, or redis-server."""
+    """A server under test: bin/server --model M, redis-server, an
+    external server started from a command (`spec`: argv with {port}) or
+    one already running (kind "connect", `spec`: (host, port)), which is
+    neither started nor stopped, and has no CPU or memory figures."""
 
-    def __init__(self, kind, model, bindir, logpath, workers=None):
+    def __init__(self, kind, model, bindir, logpath, workers=None,
+                 spec=None):
         self.kind = kind
         self.model = model
         self.logpath = logpath
+        self.host = "127.0.0.1"
         self.port = None
         self.proc = None
         self.rusage = None
         self.cpu_before_stop = None
         self.status = None
-        if kind == "redis":
+        if kind == "connect":
+            self.host, self.port = spec
+            self.cmd = []
+        elif kind == "external":
+            self.port = free_port()
+            self.cmd = [x.replace("{port}", str(self.port)) for x in spec]
+        elif kind == "redis":
             self.port = free_port()
             self.cmd = ["redis-server", "--port", str(self.port),
                         "--bind", "127.0.0.1", "--save", "",
@@ -158,15 +184,23 @@ class Server:
             if workers:
                 self.cmd += ["--workers", str(workers)]
 
+    def pid(self):
+        return self.proc.pid if self.proc else None
+
     def start(self, timeout=10.0):
+        if self.kind == "connect":
+            return self._wait_probe(timeout)
         self.logf = open(self.logpath, "wb")
         self.proc = REG.add(subprocess.Popen(
-            self.cmd, stdout=subprocess.PIPE if self.kind != "redis"
+            self.cmd, stdout=subprocess.PIPE if self.kind in ("model",
+                                                             "floor")
             else self.logf, stderr=self.logf, stdin=subprocess.DEVNULL,
             start_new_session=True))
         try:
             if self.kind == "redis":
                 self._wait_redis(timeout)
+            elif self.kind == "external":
+                self._wait_probe(timeout)
             else:
                 self._wait_line(timeout)
         except BaseException:
@@ -217,6 +251,34 @@ class Server:
             time.sleep(0.05)
         raise RuntimeError("redis-server did not answer PING within %gs"
                            % timeout)
+
+    def _wait_probe(self, timeout):
+        """Up when a line comes back upper-cased: any server of the lab's
+        protocol, whatever it prints."""
+        deadline = time.monotonic() + timeout
+        why = "no answer"
+        while time.monotonic() < deadline:
+            if self.proc and self.proc.poll() is not None:
+                raise RuntimeError("%s exited before answering (see %s)"
+                                   % (self.model, self.logpath))
+            try:
+                with socket.create_connection((self.host, self.port),
+                                              timeout=1) as s:
+                    s.sendall(PROBE)
+                    got = b""
+                    while not got.endswith(b"\n"):
+                        chunk = s.recv(64)
+                        if not chunk:
+                            break
+                        got += chunk
+                    if got == PROBE.upper():
+                        return
+                    why = "answered %r to %r" % (got, PROBE)
+            except OSError as e:
+                why = str(e)
+            time.sleep(0.05)
+        raise RuntimeError("%s (%s:%d) not up within %gs: %s"
+                           % (self.model, self.host, self.port, timeout, why))
 
     def cpu_from_proc(self):
         """utime+stime+cutime+cstime now, in seconds (children reaped so
@@ -532,11 +594,14 @@ class Bench:
                               keepalive) if kind == "model" else None
         srv = Server(kind, target, self.bindir,
                      os.path.join(logdir, name + ".server.log"),
-                     workers=workers)
+                     workers=workers, spec=self.externals.get(target,
+                                                              (None,))[-1])
         t0 = time.monotonic()
         srv.start()
-        idle = tree_memory(srv.proc.pid)
-        cmd = [os.path.join(self.bindir, "loadgen"), "--host", "127.0.0.1",
+        idle = tree_memory(srv.pid()) if srv.pid() else None
+        if srv.pid() is None:
+            sample_mem = False
+        cmd = [os.path.join(self.bindir, "loadgen"), "--host", srv.host,
                "--port", str(srv.port), "-c", str(sessions),
                "-t", str(min(a.threads, sessions)),
                "--timeout", str(a.timeout), "--json", jpath, "--quiet"]
@@ -546,6 +611,9 @@ class Bench:
         cmd += ["-d", str(a.duration), "--warmup", str(warmup)]
         if kind == "redis":
             cmd += ["--request", REDIS_REQUEST, "--no-verify"]
+        size = BULK.get(label, LINE_BYTES)
+        if label in BULK:
+            cmd += ["-s", str(size), "-P", str(BULK_PIPELINE)]
         sampler = None
         if sample_mem:
             sampler = MemorySampler(srv.proc.pid, sessions, warmup * 0.2,
@@ -579,14 +647,14 @@ class Bench:
             "target": target, "kind": kind, "sessions": sessions,
             "keepalive": keepalive, "label": label, "round": self.round,
             "request_bytes": REDIS_REQUEST_BYTES if kind == "redis"
-            else LINE_BYTES,
+            else size,
             "request": REDIS_REQUEST if kind == "redis"
-            else "%d-byte varying lowercase line" % LINE_BYTES,
+            else "%d-byte varying lowercase line" % size,
             "server_cmd": srv.cmd, "loadgen_cmd": cmd,
             "workers": workers,
             "loadgen_exit": rc, "loadgen_killed": timed_out,
             "loadgen_stderr": err[-2000:],
-            "server_pid": srv.proc.pid,
+            "server_pid": srv.pid(),
             "server_exit": srv.status,
             "server_cpu_s": srv.rusage,
             "server_cpu_proc_before_stop_s": srv.cpu_before_stop,
@@ -603,6 +671,8 @@ class Bench:
     def _cleanup_log(self, srv):
         """Keep a server's stderr only when it said something; redis
         always prints a banner, so its log is kept only after a failure."""
+        if srv.kind == "connect":
+            return
         try:
             if os.path.getsize(srv.logpath) == 0 or \
                     (srv.kind == "redis" and srv.status == 0):
@@ -646,6 +716,7 @@ class Bench:
         whose ranking has not settled yet (see main)."""
         a = self.a
         targets = [(m, "model") for m in self.models]
+        targets += [(t, k) for t, (k, _) in self.externals.items()]
         if self.redis:
             targets.append(("redis", "redis"))
         top = max(a.sessions)
@@ -666,6 +737,14 @@ class Bench:
         lab = "k0-c%d" % a.k0_sessions
         runs.append((lab, [(t, kind, a.k0_sessions, 0, lab, False)
                            for t, kind in targets]))
+        # Bulk: one session of big pipelined lines; redis only answers
+        # PING.  iperf3's loopback ceiling heads the largest size.
+        for lab in BULK:
+            block = [(t, kind, 1, 1, lab, False) for t, kind in targets
+                     if kind != "redis"]
+            if lab == max(BULK, key=BULK.get) and self.iperf3:
+                block.insert(0, ("iperf3",))
+            runs.append((lab, block))
         return runs
 
     def clear_old(self):
@@ -694,7 +773,12 @@ class Bench:
         os.makedirs(os.path.join(self.out, "logs"), exist_ok=True)
         os.makedirs(os.path.join(self.out, "plotdata"), exist_ok=True)
         self.models = a.models or list_models(self.bindir)
-        self.externals = {}
+        self.externals = externals(a)
+        self.iperf3 = bool(BULK) and shutil.which("iperf3") is not None
+        self.iperf = []
+        if BULK and not self.iperf3:
+            self.notes.append("iperf3 is not installed: no loopback "
+                              "ceiling in the bulk table.")
         self.pools = pool_models(self.bindir) & set(self.models)
         self.redis = shutil.which("redis-server") and not a.no_redis
         if not self.redis:
@@ -714,29 +798,16 @@ class Bench:
                 len(self.models), " ".join(self.models),
                 " + redis-server" if self.redis else "", a.rounds,
                 a.max_rounds, per_round, a.duration, a.warmup, self.out))
+        # hyperfine first: what is left of the budget is the rounds'.
+        self.hf = self.run_hyperfine() if self.hyperfine else None
         self.floors, self.lfloors = [], []
-        self.settled = {}       # load -> the round after which it was
-        self.rounds_of = {}     # load -> rounds measured
-        for self.round in range(1, a.max_rounds + 1):
-            todo = [(lab, b) for lab, b in runs if lab not in self.settled]
-            if not todo:
-                break
-            for lab, block in todo:
-                self.run_round(block)
-                self.rounds_of[lab] = self.round
-            for lab, _ in todo:
-                if rank.settled(self.rank_rounds(lab), a.rounds):
-                    self.settled[lab] = self.round
-            self.total_runs = self.nrun + sum(
-                len(b) for lab, b in runs if lab not in self.settled) * (
-                    a.max_rounds - self.round)
+        self.run_rounds(runs, start)
         self.loads = [lab for lab, _ in runs]
         self.pick_representatives()
         self.write_ranking()
         self.pingpong = median_floor(self.floors)
         self.attach_floors()
         self.rewrite_runs()
-        self.hf = self.run_hyperfine() if self.hyperfine else None
         self.write_csv()
         self.write_plots()
         self.loadavg.append(loadavg())
@@ -745,8 +816,45 @@ class Bench:
                                            os.path.join(self.out,
                                                         "report.md")))
 
+    def run_rounds(self, runs, start):
+        """Round after round over the loads not settled yet, the models
+        interleaved within each load's block.  Past --rounds, a round
+        starts only if, at the pace of the last one, it ends within
+        --budget seconds of the start: a load still unsettled then is
+        reported as such."""
+        a = self.a
+        self.settled = {}       # load -> the round after which it was
+        self.rounds_of = {}     # load -> rounds measured
+        self.cut_by_budget = False
+        cost = {}               # load -> seconds of its last block
+        for self.round in range(1, a.max_rounds + 1):
+            todo = [(lab, b) for lab, b in runs if lab not in self.settled]
+            if not todo:
+                break
+            need = sum(cost.get(lab, 0) for lab, _ in todo)
+            if self.round > a.rounds and \
+                    time.monotonic() - start + need > a.budget:
+                self.cut_by_budget = True
+                log("bench: no round %d: %.0f s more would pass the "
+                    "budget of %g s" % (self.round, need, a.budget))
+                break
+            for lab, block in todo:
+                t0 = time.monotonic()
+                self.run_round(block)
+                cost[lab] = time.monotonic() - t0
+                self.rounds_of[lab] = self.round
+            for lab, _ in todo:
+                if rank.settled(self.rank_rounds(lab), a.rounds):
+                    self.settled[lab] = self.round
+            self.total_runs = self.nrun + sum(
+                len(b) for lab, b in runs if lab not in self.settled) * (
+                    a.max_rounds - self.round)
+
     def run_round(self, runs):
         for r in runs:
+            if r[0] == "iperf3":
+                self.run_iperf3()
+                continue
             if r[0] == "floor":
                 self.run_pingpong()
                 continue
@@ -872,6 +980,49 @@ class Bench:
         """The runs' JSON again, now with floors and rounds merged in."""
         for j in self.all_runs:
             write_json(os.path.join(self.out, "runs", run_file(j)), j)
+
+    def run_iperf3(self):
+        """One iperf3 run over loopback, one TCP stream for a second: the
+        ceiling of bytes/s that one connection can carry one way here,
+        the reference line of the bulk table."""
+        n = len(self.iperf) + 1
+        path = os.path.join(self.out, "runs", "iperf3-%d.json" % n)
+        port = free_port()
+        srv = REG.add(subprocess.Popen(
+            ["iperf3", "-s", "-1", "-B", "127.0.0.1", "-p", str(port)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True))
+        bps, why = None, ""
+        try:
+            line, deadline = b"", time.monotonic() + 10
+            while b"listening" not in line and time.monotonic() < deadline:
+                r, _, _ = select.select([srv.stdout], [], [], 1)
+                if r:
+                    line = srv.stdout.readline()
+                    if not line:
+                        break
+            rc, err, _ = run_cmd_bounded(
+                ["iperf3", "-c", "127.0.0.1", "-p", str(port), "-t", "1",
+                 "-J"], 30, stdout_path=path)
+            try:
+                with open(path) as f:
+                    bps = json.load(f)["end"]["sum_received"][
+                        "bits_per_second"] / 8
+            except (OSError, ValueError, KeyError, TypeError) as e:
+                why = "%s %s" % (e, err.strip()[-200:])
+        finally:
+            kill_tree(srv)
+            REG.forget(srv)
+            srv.stdout.close()
+        self.nrun += 1
+        self.iperf.append(bps)
+        if bps is None:
+            warn("iperf3 failed: %s" % why)
+            self.notes.append("iperf3 failed: %s" % why)
+            return
+        log("[%3d/%d] %-15s %-8s %10s" % (self.nrun, self.total_runs,
+                                          "iperf3", "ceiling",
+                                          fmt_bytes(bps)))
 
     def run_pingpong(self):
         """One floor measurement, appended to self.floors (None if it
@@ -1062,6 +1213,47 @@ class Bench:
                               os.path.dirname(latest))
         with open(latest, "w") as f:
             f.write(relink(rep, rel))
+
+
+def externals(a):
+    """{name: (kind, spec)} of the servers that are not socklab's: the
+    lab's Python thread server, --server-cmd and --connect, in order."""
+    out = {}
+    if not a.no_lab:
+        out[LAB_THREAD[0]] = ("external", LAB_THREAD[1])
+    for c in a.server_cmd or []:
+        name, argv = c
+        out[name] = ("external", argv)
+    for host, port in a.connect or []:
+        out["%s:%d" % (host, port)] = ("connect", (host, port))
+    return out
+
+
+def server_cmd_arg(s):
+    """--server-cmd '[NAME=]CMD': CMD split like a shell would, {port}
+    where the port goes; NAME defaults to the script's or program's base
+    name."""
+    name, sep, rest = s.partition("=")
+    if sep and name and " " not in name and "{" not in name:
+        s = rest
+    else:
+        name = ""
+    argv = shlex.split(s)
+    if not argv or not any("{port}" in x for x in argv):
+        raise argparse.ArgumentTypeError(
+            "%r: needs {port}, where the server's port goes" % s)
+    if not name:
+        paths = [x for x in argv if "/" in x or x.endswith(".py")]
+        name = os.path.basename(paths[0] if paths else argv[0])
+    return name, argv
+
+
+def connect_arg(s):
+    host, sep, port = s.rpartition(":")
+    if not sep or not host or not port.isdigit() or \
+            not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError("%r: not HOST:PORT" % s)
+    return host.strip("[]"), int(port)
 
 
 def figure(j):
@@ -1390,7 +1582,8 @@ class Report:
         return None
 
     def targets(self):
-        return self.b.models + (["redis"] if self.b.redis else [])
+        return self.b.models + list(self.b.externals) + (
+            ["redis"] if self.b.redis else [])
 
     def text(self):
         a = self.a
@@ -1444,6 +1637,7 @@ class Report:
         self.section_targets()
         self.section_throughput()
         self.section_ranking()
+        self.section_bulk()
         self.section_latency()
         self.section_cpu_mem()
         self.section_connect()
@@ -1545,10 +1739,52 @@ class Report:
         if r is None:
             return cell_rps(j)
         size = BULK.get(lab)
-        f = (lambda x: fmt_bytes(x)) if size else fmt_num
+        f = (lambda x: "%.0f" % (x / 1e6)) if size else fmt_num
         return "%s [%s-%s] #%d%s" % (
             f(r["median"]), f(r["low"]), f(r["high"]), r["rank"],
             served_note(j) if j else "")
+
+    def section_bulk(self):
+        b = self.b
+        if not BULK:
+            return
+        labs = list(BULK)
+        self.w("## Bulk: bytes/s of big lines upper-cased")
+        self.w()
+        self.w("One persistent session, %d lines in flight (`loadgen -c 1 "
+               "-P %d -s SIZE`), lines of %s: bytes of request lines "
+               "answered per second (the server reads them and writes as "
+               "many back).  Cells as in the throughput table: median "
+               "[interval] #rank.  The reference line is iperf3's loopback "
+               "ceiling in this run: one TCP stream for 1 s, bytes/s "
+               "received, one way (`iperf3 -c 127.0.0.1 -t 1`, median "
+               "[min-max] of its %d runs).  *loadgen saturated*: loadgen's "
+               "own thread used 90 %% of a core or more in the median "
+               "round: the figure may be the client's limit." % (
+                   BULK_PIPELINE, BULK_PIPELINE, ", ".join(
+                       "%d" % BULK[x] for x in labs),
+                   len([x for x in b.iperf if x])))
+        self.w()
+        rows = []
+        for t in self.targets():
+            if t == "redis":
+                continue
+            r = [label_of(t)]
+            for lab in labs:
+                c = self.cell(t, lab)
+                j = self.find(t, lab)
+                if j and dig(j, "cpu", "saturated"):
+                    c += " (loadgen saturated)"
+                r.append(c)
+            rows.append(r)
+        ok = [x for x in b.iperf if x]
+        if ok:
+            lo, med, hi = rank.interval(ok)[0], rank.median(ok), max(ok)
+            rows.append(["iperf3 loopback ceiling (reference)"] +
+                        ["%.0f [%.0f-%.0f]" % (med / 1e6, lo / 1e6,
+                                               hi / 1e6)] * len(labs))
+        self.table(["model"] + ["MB/s, %d-byte lines" % BULK[x]
+                                for x in labs], rows)
 
     def section_ranking(self):
         b = self.b
@@ -1588,7 +1824,10 @@ class Report:
                          "%d of %d" % (len(rank.tied_pairs(figs)), npairs),
                          "%d rounds, %s" % (
                              b.rounds_of.get(lab, 0),
-                             "settled" if st else "**not settled**")])
+                             "settled" if st else "**not settled**%s" % (
+                                 " (time budget)" if b.cut_by_budget and
+                                 b.rounds_of.get(lab, 0) < self.a.max_rounds
+                                 else ""))])
         self.table(["load", "ranks (fastest first)", "pairs within noise",
                     "rounds"], rows)
         if b.comparison:
@@ -1978,7 +2217,7 @@ def parse_args(argv):
         prog="bench.py",
         description="socklab's benchmark driver (make bench).")
     p.add_argument("--quick", action="store_true",
-                   help="a short run (make bench QUICK=1): about 1 minute")
+                   help="a short run (make bench QUICK=1): at most 90 s")
     p.add_argument("--bin", default=os.environ.get("SOCKLAB_BIN",
                                                    os.path.join(REPO, "bin")))
     p.add_argument("--out", help="results directory (default "
@@ -1990,7 +2229,7 @@ def parse_args(argv):
     p.add_argument("--k0-sessions", type=int, default=10,
                    help="concurrent clients of the -k 0 run")
     p.add_argument("-d", "--duration", type=float,
-                   help="seconds measured per run (default 0.5; quick 0.4)")
+                   help="seconds measured per run (default 0.3; quick 0.2)")
     p.add_argument("--rounds", type=int,
                    help="rounds at least (default 4; quick 3): every run is "
                    "repeated, the tables show the median and the interval "
@@ -1999,6 +2238,10 @@ def parse_args(argv):
                    help="rounds at most (default 8; quick 3; with --rounds "
                    "alone: the same as --rounds): a load whose ranking has "
                    "settled stops early")
+    p.add_argument("--budget", type=float,
+                   help="seconds the whole bench may take (default 570; "
+                   "quick 85): no round past --rounds starts unless it "
+                   "fits")
     p.add_argument("--no-compare", action="store_true",
                    help="do not compare the ranking with the previous run")
     p.add_argument("--warmup", type=float)
@@ -2016,6 +2259,21 @@ def parse_args(argv):
     p.add_argument("--hf-sessions", type=int, default=100)
     p.add_argument("--hf-requests", type=int)
     p.add_argument("--no-redis", action="store_true")
+    p.add_argument("--bulk",
+                   help="line sizes of the bulk runs (one session, %d in "
+                   "flight), of %s, or 'none'" % (BULK_PIPELINE,
+                                                  ",".join(BULK_SIZES)))
+    p.add_argument("--server-cmd", action="append", type=server_cmd_arg,
+                   metavar="[NAME=]CMD",
+                   help="also measure the server CMD starts, {port} in CMD "
+                   "being its port, e.g. 'python3 server.py {port}' "
+                   "(repeatable)")
+    p.add_argument("--connect", action="append", type=connect_arg,
+                   metavar="HOST:PORT",
+                   help="also measure a server already running there "
+                   "(repeatable; no CPU or memory figures)")
+    p.add_argument("--no-lab", action="store_true",
+                   help="leave out the lab's Python thread server")
     p.add_argument("--no-hyperfine", action="store_true")
     p.add_argument("--one", metavar="MODEL",
                    help="run one fixed workload against MODEL and exit")
@@ -2025,19 +2283,30 @@ def parse_args(argv):
     a.argv = [shell_quote(x.replace(REPO + "/", "")) for x in argv]
     q = a.quick
     if a.sessions is None:
-        a.sessions = [1, 10, 100] if q else [1, 10, 100, 1000]
+        a.sessions = [1, 10] if q else [1, 10, 100, 1000]
     if a.duration is None:
-        a.duration = 0.4 if q else 0.5
+        a.duration = 0.2 if q else 0.3
     if a.warmup is None:
-        a.warmup = 0.1 if q else 0.3
+        a.warmup = 0.1 if q else 0.2
+    if a.bulk is None:
+        a.bulk = "16k" if q else "1k,16k,64k"
     if a.rounds is None:
-        a.rounds = 3 if q else 4
+        a.rounds = 2 if q else 3
         if a.max_rounds is None:
-            a.max_rounds = 3 if q else 8
+            a.max_rounds = 3 if q else 6
+    if a.budget is None:
+        a.budget = 85 if q else 570
     if a.max_rounds is None:
         a.max_rounds = a.rounds
     if a.rounds < 1 or a.max_rounds < a.rounds:
         p.error("need 1 <= --rounds <= --max-rounds")
+    BULK.clear()
+    for x in a.bulk.split(","):
+        if x in BULK_SIZES:
+            BULK["bulk-" + x] = BULK_SIZES[x]
+        elif x != "none":
+            p.error("--bulk: %r is not one of %s or none"
+                    % (x, ",".join(BULK_SIZES)))
     if a.hf_runs is None:
         a.hf_runs = 2 if q else 3
     if a.hf_requests is None:
