@@ -800,8 +800,11 @@ class Bench:
                 a.max_rounds, per_round, a.duration, a.warmup, self.out))
         # hyperfine first: what is left of the budget is the rounds'.
         self.hf = self.run_hyperfine() if self.hyperfine else None
+        self.phases = [("hyperfine", time.monotonic() - start)]
         self.floors, self.lfloors = [], []
         self.run_rounds(runs, start)
+        self.phases.append(("rounds", time.monotonic() - start -
+                            sum(x for _, x in self.phases)))
         self.loads = [lab for lab, _ in runs]
         self.pick_representatives()
         self.write_ranking()
@@ -811,10 +814,13 @@ class Bench:
         self.write_csv()
         self.write_plots()
         self.loadavg.append(loadavg())
+        self.phases.append(("outputs", time.monotonic() - start -
+                            sum(x for _, x in self.phases)))
         self.write_report(time.monotonic() - start)
-        log("bench: done in %.0fs: %s" % (time.monotonic() - start,
-                                           os.path.join(self.out,
-                                                        "report.md")))
+        log("bench: done in %.0fs (%s): %s" % (
+            time.monotonic() - start, ", ".join(
+                "%s %.0f s" % p for p in self.phases),
+            os.path.join(self.out, "report.md")))
 
     def run_rounds(self, runs, start):
         """Round after round over the loads not settled yet, the models
@@ -989,18 +995,25 @@ class Bench:
         path = os.path.join(self.out, "runs", "iperf3-%d.json" % n)
         port = free_port()
         srv = REG.add(subprocess.Popen(
-            ["iperf3", "-s", "-1", "-B", "127.0.0.1", "-p", str(port)],
+            ["iperf3", "-s", "-1", "--forceflush", "-B", "127.0.0.1",
+             "-p", str(port)],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, start_new_session=True))
         bps, why = None, ""
         try:
-            line, deadline = b"", time.monotonic() + 10
-            while b"listening" not in line and time.monotonic() < deadline:
-                r, _, _ = select.select([srv.stdout], [], [], 1)
+            seen, deadline = b"", time.monotonic() + 10
+            # --forceflush: else its "Server listening" line waits in a
+            # pipe buffer.  Raw reads: select() does not see what a
+            # buffered reader has taken in already.
+            fd = srv.stdout.fileno()
+            while b"listening" not in seen and \
+                    time.monotonic() < deadline:
+                r, _, _ = select.select([fd], [], [], 1)
                 if r:
-                    line = srv.stdout.readline()
-                    if not line:
+                    chunk = os.read(fd, 4096)
+                    if not chunk:
                         break
+                    seen += chunk
             rc, err, _ = run_cmd_bounded(
                 ["iperf3", "-c", "127.0.0.1", "-p", str(port), "-t", "1",
                  "-J"], 30, stdout_path=path)
@@ -1128,7 +1141,8 @@ class Bench:
     def write_plots(self):
         """The numbers behind the plots into plotdata/, then gnuplot."""
         pd = os.path.join(self.out, "plotdata")
-        targets = self.models + (["redis"] if self.redis else [])
+        targets = self.models + list(self.externals) + (
+            ["redis"] if self.redis else [])
         labels, lat, conn = [], {}, {}
         for j in self.runs:
             b = j["bench"]
