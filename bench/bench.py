@@ -2178,15 +2178,10 @@ def label_of(t):
     return "redis-server (reference)" if t == "redis" else t
 
 
-def cell_rps(j, spread=False):
+def cell_rps(j):
     if j is None or "bench" not in j:
         return "-"
-    s = lg_summary(j)
-    cell = fmt_num(s["rps"])
-    r = j["bench"].get("rounds", {}).get("rps", [])
-    if spread and len(r) > 1 and s["rps"]:
-        cell += " ±%d%%" % round(50 * (max(r) - min(r)) / s["rps"])
-    return cell + served_note(j)
+    return fmt_num(lg_summary(j)["rps"]) + served_note(j)
 
 
 def served_note(j, errors=True):

@@ -8,6 +8,8 @@ compared pair by pair.  bench.py imports it; run alone it is the
 comparison of two results directories (`make bench-compare A B`):
 
     bench/rank.py DIR_A DIR_B
+    bench/rank.py --readme DIR [FILE]   the ranking table of DIR into FILE
+                                        (README.md) between its markers
 
 The interval is the distribution-free confidence interval of the median
 by order statistics (e.g. Conover, Practical Nonparametric Statistics,
@@ -207,11 +209,77 @@ def compare_text(cmp, name_a, name_b):
     return lines, nrev
 
 
+def fmt_figure(load, x, unit=True):
+    """req/s in thousands ("k" unless unit is false), or MB/s for a bulk
+    load."""
+    if load.startswith("bulk-"):
+        return "%.0f" % (x / 1e6)
+    return "%.1f%s" % (x / 1e3, "k" if unit else "")
+
+
+def markdown_table(ranking, loads):
+    """The ranking as a markdown table: a row per model, a column per
+    load, each cell median (low-high) #rank."""
+    models = []
+    for load in loads:
+        for m in sorted(ranking.get(load, {}),
+                        key=lambda m: -ranking[load][m][1]):
+            if m not in models:
+                models.append(m)
+    head = ["model"] + ["%s %s" % (load, "MB/s" if load.startswith(
+        "bulk-") else "req/s") for load in loads]
+    lines = ["| " + " | ".join(head) + " |",
+             "|---" + "|---:" * len(loads) + "|"]
+    for m in models:
+        row = [m]
+        for load in loads:
+            figs = ranking.get(load, {})
+            if m not in figs:
+                row.append("-")
+                continue
+            lo, med, hi = figs[m]
+            r = rank(figs)[m]
+            row.append("%s (%s-%s) #%d" % (fmt_figure(load, med),
+                                           fmt_figure(load, lo, False),
+                                           fmt_figure(load, hi, False), r))
+        lines.append("| " + " | ".join(row) + " |")
+    return lines
+
+
+BEGIN = "<!-- ranking table: bench/rank.py --readme %s -->"
+END = "<!-- end of ranking table -->"
+
+
+def update_readme(path, d):
+    """Replace the lines between the markers of path with d's table."""
+    table = markdown_table(read_ranking(ranking_path(d)),
+                           loads_in(ranking_path(d)))
+    with open(path) as f:
+        lines = f.read().split("\n")
+    starts = [i for i, x in enumerate(lines)
+              if x.startswith(BEGIN.split("%s")[0])]
+    ends = [i for i, x in enumerate(lines) if x == END]
+    if len(starts) != 1 or len(ends) != 1 or ends[0] < starts[0]:
+        raise ValueError("%s: needs one pair of ranking table markers"
+                         % path)
+    new = lines[:starts[0]] + [BEGIN % d] + table + lines[ends[0]:]
+    with open(path, "w") as f:
+        f.write("\n".join(new))
+
+
 def ranking_path(d):
     return os.path.join(d, "ranking.csv")
 
 
 def main(argv):
+    if argv[:1] == ["--readme"] and len(argv) in (2, 3):
+        try:
+            update_readme(argv[2] if len(argv) == 3 else "README.md",
+                          argv[1])
+        except (OSError, KeyError, ValueError) as e:
+            print("rank.py: %s" % e, file=sys.stderr)
+            return 2
+        return 0
     if len(argv) != 2:
         print("usage: rank.py DIR_A DIR_B   (two results directories, "
               "each with a ranking.csv)", file=sys.stderr)

@@ -138,5 +138,22 @@ if shutil.which("make"):
 else:
     t.skip("make bench-compare", "make is not installed")
 
+# The README's table comes from a run's ranking.csv by the same rule.
+readme = os.path.join(TMP, "README.md")
+with open(readme, "w") as f:
+    f.write("intro\n<!-- ranking table: bench/rank.py --readme old -->\n"
+            "| stale |\n<!-- end of ranking table -->\nafter\n")
+rc, _, err = cli("--readme", A, readme)
+with open(readme) as f:
+    txt = f.read()
+t.ok(rc == 0 and "| stale |" not in txt and txt.startswith("intro\n") and
+     txt.endswith("after\n") and "--readme %s -->" % A in txt,
+     "rank.py --readme replaces the table between the markers only")
+t.ok("| p | 0.1k (0.1-0.1) #1 | 0.0k (0.0-0.0) #1 |" in txt and
+     "| r | 0.1k (0.1-0.1) #3 | 0.0k (0.0-0.0) #3 |" in txt,
+     "each cell is median (interval) #rank, ties sharing a rank")
+rc, _, err = cli("--readme", A, os.path.join(A, "ranking.csv"))
+t.ok(rc == 2 and "markers" in err, "a file without the markers: exit 2")
+
 shutil.rmtree(TMP, ignore_errors=True)
 t.done()
