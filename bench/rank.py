@@ -8,8 +8,9 @@ compared pair by pair.  bench.py imports it; run alone it is the
 comparison of two results directories (`make bench-compare A B`):
 
     bench/rank.py DIR_A DIR_B
-    bench/rank.py --readme DIR [FILE]   the ranking table of DIR into FILE
-                                        (README.md) between its markers
+    bench/rank.py --readme DIR [FILE [LOADS]]   the ranking table of DIR
+        (LOADS: a,b,c of its loads; default all) into FILE (README.md)
+        between its markers
 
 The interval is the distribution-free confidence interval of the median
 by order statistics (e.g. Conover, Practical Nonparametric Statistics,
@@ -250,10 +251,14 @@ BEGIN = "<!-- ranking table: bench/rank.py --readme %s -->"
 END = "<!-- end of ranking table -->"
 
 
-def update_readme(path, d):
+def update_readme(path, d, loads=None):
     """Replace the lines between the markers of path with d's table."""
-    table = markdown_table(read_ranking(ranking_path(d)),
-                           loads_in(ranking_path(d)))
+    have = loads_in(ranking_path(d))
+    loads = loads or have
+    if any(x not in have for x in loads):
+        raise ValueError("%s has the loads %s" % (ranking_path(d),
+                                                  ",".join(have)))
+    table = markdown_table(read_ranking(ranking_path(d)), loads)
     with open(path) as f:
         lines = f.read().split("\n")
     starts = [i for i, x in enumerate(lines)
@@ -262,7 +267,9 @@ def update_readme(path, d):
     if len(starts) != 1 or len(ends) != 1 or ends[0] < starts[0]:
         raise ValueError("%s: needs one pair of ranking table markers"
                          % path)
-    new = lines[:starts[0]] + [BEGIN % d] + table + lines[ends[0]:]
+    new = lines[:starts[0]] + [BEGIN % " ".join([d, path] + (
+        [",".join(loads)] if loads != have else []))] + table + \
+        lines[ends[0]:]
     with open(path, "w") as f:
         f.write("\n".join(new))
 
@@ -272,10 +279,11 @@ def ranking_path(d):
 
 
 def main(argv):
-    if argv[:1] == ["--readme"] and len(argv) in (2, 3):
+    if argv[:1] == ["--readme"] and len(argv) in (2, 3, 4):
         try:
-            update_readme(argv[2] if len(argv) == 3 else "README.md",
-                          argv[1])
+            update_readme(argv[2] if len(argv) >= 3 else "README.md",
+                          argv[1], argv[3].split(",") if len(argv) == 4
+                          else None)
         except (OSError, KeyError, ValueError) as e:
             print("rank.py: %s" % e, file=sys.stderr)
             return 2

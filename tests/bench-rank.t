@@ -147,11 +147,19 @@ rc, _, err = cli("--readme", A, readme)
 with open(readme) as f:
     txt = f.read()
 t.ok(rc == 0 and "| stale |" not in txt and txt.startswith("intro\n") and
-     txt.endswith("after\n") and "--readme %s -->" % A in txt,
+     txt.endswith("after\n") and "--readme %s %s -->" % (A, readme) in txt,
      "rank.py --readme replaces the table between the markers only")
 t.ok("| p | 0.1k (0.1-0.1) #1 | 0.0k (0.0-0.0) #1 |" in txt and
      "| r | 0.1k (0.1-0.1) #3 | 0.0k (0.0-0.0) #3 |" in txt,
      "each cell is median (interval) #rank, ties sharing a rank")
+rc, _, _ = cli("--readme", A, readme, "c50")
+with open(readme) as f:
+    txt = f.read()
+t.ok(rc == 0 and "| model | c50 req/s |" in txt and "c10" not in
+     txt.split("-->", 1)[1], "--readme with loads: only those columns")
+rc, _, err = cli("--readme", A, readme, "c7")
+t.ok(rc == 2 and "has the loads c10,c50" in err,
+     "--readme with a load the run lacks: exit 2, naming the loads")
 rc, _, err = cli("--readme", A, os.path.join(A, "ranking.csv"))
 t.ok(rc == 2 and "markers" in err, "a file without the markers: exit 2")
 
