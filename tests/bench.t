@@ -325,14 +325,21 @@ for sec in ("## Machine", "## Headline", "## Throughput", "## Latency",
             "hyperfine", "## Plots"):
     t.ok(sec in rep, "report.md has '%s'" % sec)
 row = re.search(r"\n\| c10 \| (1\. [^|]*) \|", rep)
-shared = len([m for m in ranked if ranks.get(("c10", m)) ==
-              ranks.get(("c10", "thread"))]) > 1
-t.ok("## Ranking, with ties" in rep and row and
-     all(m in row.group(1) for m in ranked) and
-     (("thread, " in row.group(1) or ", thread" in row.group(1)) and
-      "within noise" in row.group(1)) == shared,
-     "report.md ranks the models at c10 as ranking.csv does, thread "
-     "within noise exactly when it shares its rank: %s" %
+# "1. a, b (within noise); 3. c": {rank: ([models], within noise?)}
+groups = {}
+for g in (row.group(1).split("; ") if row else []):
+    n, _, ms = g.partition(". ")
+    noise = ms.endswith(" (within noise)")
+    groups[int(n)] = (ms.replace(" (within noise)", "").split(", "), noise)
+want = {}
+for m in ranked:
+    want.setdefault(ranks.get(("c10", m)), []).append(m)
+t.ok("## Ranking, with ties" in rep and groups and
+     {n: sorted(ms) for n, (ms, _) in groups.items()} ==
+     {n: sorted(ms) for n, ms in want.items()} and
+     all(noise == (len(ms) > 1) for ms, noise in groups.values()),
+     "report.md ranks the models at c10 as ranking.csv does, "
+     "\"within noise\" exactly where models share a rank: %s" %
      (row.group(1) if row else None))
 t.ok("## Bulk: bytes/s of big lines upper-cased" in rep and
      ("| iperf3 loopback ceiling (reference) |" in rep if iperf3 else
