@@ -4,6 +4,7 @@
 #   make test            run the test suite (TAP, through prove)
 #   make test SANITIZE=address,undefined   the same under sanitizers
 #   make bench           compare the backends, write results/
+#   make bench-compare A B   how far two bench runs' rankings agree
 #
 # CC, CFLAGS, LDFLAGS, PREFIX and DESTDIR are honoured.
 
@@ -166,6 +167,20 @@ fuzz: $(patsubst fuzz/%.c,fuzz-run-%,$(FUZZ_SRC))
 bench: deps all
 	python3 bench/bench.py $(if $(filter-out 0 no,$(QUICK)),--quick) --bin $(CURDIR)/$(BIN) \
 	    $(BENCH_ARGS)
+
+# make bench-compare results/A results/B (or A=... B=...): the pairs of
+# models that one run ranks strictly one way and the other strictly the
+# other way, and the ties per load (bench/rank.py; exit 1 if any pair is
+# reversed).  The two directories are goals too: they need a no-op rule.
+CMP_DIRS := $(filter-out bench-compare,$(MAKECMDGOALS))
+ifneq ($(filter bench-compare,$(MAKECMDGOALS)),)
+.PHONY: $(CMP_DIRS)
+$(CMP_DIRS):
+	@:
+endif
+.PHONY: bench-compare
+bench-compare:
+	@python3 bench/rank.py $(or $(strip $(A) $(B)),$(CMP_DIRS))
 
 # Installed names carry a socklab- prefix: "server" and "client" are too
 # plain for a shared bin directory.

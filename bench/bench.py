@@ -29,6 +29,7 @@ import json
 import os
 import platform
 import select
+import shlex
 import shutil
 import signal
 import socket
@@ -37,6 +38,9 @@ import sys
 import tempfile
 import threading
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import rank  # noqa: E402  (bench/rank.py: medians, intervals, ties)
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -47,6 +51,23 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REDIS_REQUEST = "PING" + " " * 10 + "\\r\\n"
 REDIS_REQUEST_BYTES = 16
 LINE_BYTES = 16
+
+# Bulk loads: one session, BULK_PIPELINE lines in flight, big lines; the
+# figure is bytes/s of lines upper-cased (issue 10).
+BULK_SIZES = {"1k": 1024, "16k": 16384, "64k": 65536}
+BULK = {}                       # label -> line bytes, filled by parse_args
+BULK_PIPELINE = 8
+
+# An external server answers this line with it upper-cased when it is up.
+PROBE = b"socklab probe\n"
+
+# The lab's Python thread server (lab/, the slides' program corrected): a
+# reference row, so that students see the cost of their language and design.
+LAB_THREAD = ("lab-thread", [sys.executable,
+                             os.path.join(os.path.dirname(os.path.dirname(
+                                 os.path.abspath(__file__))), "lab",
+                                 "tcp_server_thread.py"),
+                             "{port}", "--quiet"])
 
 PCTS = ["p50", "p90", "p99", "p99.9", "p99.99"]
 
@@ -125,18 +146,29 @@ def free_port():
 
 
 class Server:
-    """A server under test: bin/server --model M, or redis-server."""
+    """A server under test: bin/server --model M, redis-server, an
+    external server started from a command (`spec`: argv with {port}) or
+    one already running (kind "connect", `spec`: (host, port)), which is
+    neither started nor stopped, and has no CPU or memory figures."""
 
-    def __init__(self, kind, model, bindir, logpath, workers=None):
+    def __init__(self, kind, model, bindir, logpath, workers=None,
+                 spec=None):
         self.kind = kind
         self.model = model
         self.logpath = logpath
+        self.host = "127.0.0.1"
         self.port = None
         self.proc = None
         self.rusage = None
         self.cpu_before_stop = None
         self.status = None
-        if kind == "redis":
+        if kind == "connect":
+            self.host, self.port = spec
+            self.cmd = []
+        elif kind == "external":
+            self.port = free_port()
+            self.cmd = [x.replace("{port}", str(self.port)) for x in spec]
+        elif kind == "redis":
             self.port = free_port()
             self.cmd = ["redis-server", "--port", str(self.port),
                         "--bind", "127.0.0.1", "--save", "",
@@ -152,15 +184,23 @@ class Server:
             if workers:
                 self.cmd += ["--workers", str(workers)]
 
+    def pid(self):
+        return self.proc.pid if self.proc else None
+
     def start(self, timeout=10.0):
+        if self.kind == "connect":
+            return self._wait_probe(timeout)
         self.logf = open(self.logpath, "wb")
         self.proc = REG.add(subprocess.Popen(
-            self.cmd, stdout=subprocess.PIPE if self.kind != "redis"
+            self.cmd, stdout=subprocess.PIPE if self.kind in ("model",
+                                                             "floor")
             else self.logf, stderr=self.logf, stdin=subprocess.DEVNULL,
             start_new_session=True))
         try:
             if self.kind == "redis":
                 self._wait_redis(timeout)
+            elif self.kind == "external":
+                self._wait_probe(timeout)
             else:
                 self._wait_line(timeout)
         except BaseException:
@@ -211,6 +251,34 @@ class Server:
             time.sleep(0.05)
         raise RuntimeError("redis-server did not answer PING within %gs"
                            % timeout)
+
+    def _wait_probe(self, timeout):
+        """Up when a line comes back upper-cased: any server of the lab's
+        protocol, whatever it prints."""
+        deadline = time.monotonic() + timeout
+        why = "no answer"
+        while time.monotonic() < deadline:
+            if self.proc and self.proc.poll() is not None:
+                raise RuntimeError("%s exited before answering (see %s)"
+                                   % (self.model, self.logpath))
+            try:
+                with socket.create_connection((self.host, self.port),
+                                              timeout=1) as s:
+                    s.sendall(PROBE)
+                    got = b""
+                    while not got.endswith(b"\n"):
+                        chunk = s.recv(64)
+                        if not chunk:
+                            break
+                        got += chunk
+                    if got == PROBE.upper():
+                        return
+                    why = "answered %r to %r" % (got, PROBE)
+            except OSError as e:
+                why = str(e)
+            time.sleep(0.05)
+        raise RuntimeError("%s (%s:%d) not up within %gs: %s"
+                           % (self.model, self.host, self.port, timeout, why))
 
     def cpu_from_proc(self):
         """utime+stime+cutime+cstime now, in seconds (children reaped so
@@ -526,11 +594,14 @@ class Bench:
                               keepalive) if kind == "model" else None
         srv = Server(kind, target, self.bindir,
                      os.path.join(logdir, name + ".server.log"),
-                     workers=workers)
+                     workers=workers, spec=self.externals.get(target,
+                                                              (None,))[-1])
         t0 = time.monotonic()
         srv.start()
-        idle = tree_memory(srv.proc.pid)
-        cmd = [os.path.join(self.bindir, "loadgen"), "--host", "127.0.0.1",
+        idle = tree_memory(srv.pid()) if srv.pid() else None
+        if srv.pid() is None:
+            sample_mem = False
+        cmd = [os.path.join(self.bindir, "loadgen"), "--host", srv.host,
                "--port", str(srv.port), "-c", str(sessions),
                "-t", str(min(a.threads, sessions)),
                "--timeout", str(a.timeout), "--json", jpath, "--quiet"]
@@ -540,6 +611,9 @@ class Bench:
         cmd += ["-d", str(a.duration), "--warmup", str(warmup)]
         if kind == "redis":
             cmd += ["--request", REDIS_REQUEST, "--no-verify"]
+        size = BULK.get(label, LINE_BYTES)
+        if label in BULK:
+            cmd += ["-s", str(size), "-P", str(BULK_PIPELINE)]
         sampler = None
         if sample_mem:
             sampler = MemorySampler(srv.proc.pid, sessions, warmup * 0.2,
@@ -573,14 +647,14 @@ class Bench:
             "target": target, "kind": kind, "sessions": sessions,
             "keepalive": keepalive, "label": label, "round": self.round,
             "request_bytes": REDIS_REQUEST_BYTES if kind == "redis"
-            else LINE_BYTES,
+            else size,
             "request": REDIS_REQUEST if kind == "redis"
-            else "%d-byte varying lowercase line" % LINE_BYTES,
+            else "%d-byte varying lowercase line" % size,
             "server_cmd": srv.cmd, "loadgen_cmd": cmd,
             "workers": workers,
             "loadgen_exit": rc, "loadgen_killed": timed_out,
             "loadgen_stderr": err[-2000:],
-            "server_pid": srv.proc.pid,
+            "server_pid": srv.pid(),
             "server_exit": srv.status,
             "server_cpu_s": srv.rusage,
             "server_cpu_proc_before_stop_s": srv.cpu_before_stop,
@@ -597,6 +671,8 @@ class Bench:
     def _cleanup_log(self, srv):
         """Keep a server's stderr only when it said something; redis
         always prints a banner, so its log is kept only after a failure."""
+        if srv.kind == "connect":
+            return
         try:
             if os.path.getsize(srv.logpath) == 0 or \
                     (srv.kind == "redis" and srv.status == 0):
@@ -621,7 +697,7 @@ class Bench:
             "cpu %7s us/req  %5.1fs%s" % (
                 self.nrun, self.total_runs, b["target"],
                 "%s%s" % (b["label"], " r%d" % b["round"]
-                          if self.a.rounds > 1 else ""),
+                          if self.a.max_rounds > 1 else ""),
                 fmt_num(s["rps"]), fmt_us(s["p50_us"]),
                 fmt_us(s["p99_us"]),
                 "%.1f" % cpu if cpu is not None else "-",
@@ -636,13 +712,15 @@ class Bench:
         before each target's one-session run and once after the last
         (each target is compared with the two floors around it), and
         redis-server runs at 50 sessions both first and last of that
-        block."""
+        block.  One block per load: a round runs the blocks of the loads
+        whose ranking has not settled yet (see main)."""
         a = self.a
         targets = [(m, "model") for m in self.models]
+        targets += [(t, k) for t, (k, _) in self.externals.items()]
         if self.redis:
             targets.append(("redis", "redis"))
         top = max(a.sessions)
-        runs = []
+        runs = []               # [(load, [run, ...])], one per load
         for c in sorted(set(a.sessions) | {50}):
             lab = "c%d" % c
             block = [(t, kind, c, 1, lab, c == top) for t, kind in targets]
@@ -655,9 +733,18 @@ class Bench:
             if c == 50 and self.redis:
                 block.insert(0, block.pop())
                 block.append(("redis", "redis", 50, 1, "c50-end", False))
-            runs += block
-        runs += [(t, kind, a.k0_sessions, 0, "k0-c%d" % a.k0_sessions,
-                  False) for t, kind in targets]
+            runs.append((lab, block))
+        lab = "k0-c%d" % a.k0_sessions
+        runs.append((lab, [(t, kind, a.k0_sessions, 0, lab, False)
+                           for t, kind in targets]))
+        # Bulk: one session of big pipelined lines; redis only answers
+        # PING.  iperf3's loopback ceiling heads the largest size.
+        for lab in BULK:
+            block = [(t, kind, 1, 1, lab, False) for t, kind in targets
+                     if kind != "redis"]
+            if lab == max(BULK, key=BULK.get) and self.iperf3:
+                block.insert(0, ("iperf3",))
+            runs.append((lab, block))
         return runs
 
     def clear_old(self):
@@ -673,17 +760,25 @@ class Bench:
         if os.path.isdir(self.out):
             for f in os.listdir(self.out):
                 if f.endswith(".svg") or f in ("summary.csv", "report.md",
+                                               "ranking.csv",
                                                "hyperfine.json",
                                                "hyperfine.md"):
                     os.unlink(os.path.join(self.out, f))
 
     def main(self):
         a = self.a
+        self.previous = None if a.no_compare else self.find_previous()
         self.clear_old()
         os.makedirs(os.path.join(self.out, "runs"), exist_ok=True)
         os.makedirs(os.path.join(self.out, "logs"), exist_ok=True)
         os.makedirs(os.path.join(self.out, "plotdata"), exist_ok=True)
         self.models = a.models or list_models(self.bindir)
+        self.externals = externals(a)
+        self.iperf3 = bool(BULK) and shutil.which("iperf3") is not None
+        self.iperf = []
+        if BULK and not self.iperf3:
+            self.notes.append("iperf3 is not installed: no loopback "
+                              "ceiling in the bulk table.")
         self.pools = pool_models(self.bindir) & set(self.models)
         self.redis = shutil.which("redis-server") and not a.no_redis
         if not self.redis:
@@ -694,32 +789,78 @@ class Bench:
             self.notes.append("hyperfine is not installed (or "
                               "--no-hyperfine): no whole-workload timing.")
         runs = self.plan()
-        self.total_runs = len(runs) * a.rounds
+        per_round = sum(len(b) for _, b in runs)
+        self.total_runs = per_round * a.max_rounds
         start = time.monotonic()
         self.loadavg = [loadavg()]
-        log("bench: %d models (%s)%s, %d rounds of %d runs of %gs + %gs "
-            "warm-up, then hyperfine; results in %s" % (
+        log("bench: %d models (%s)%s, %d to %d rounds of %d runs of %gs + "
+            "%gs warm-up, then hyperfine; results in %s" % (
                 len(self.models), " ".join(self.models),
                 " + redis-server" if self.redis else "", a.rounds,
-                len(runs), a.duration, a.warmup, self.out))
+                a.max_rounds, per_round, a.duration, a.warmup, self.out))
+        # hyperfine first: what is left of the budget is the rounds'.
+        self.hf = self.run_hyperfine() if self.hyperfine else None
+        self.phases = [("hyperfine", time.monotonic() - start)]
         self.floors, self.lfloors = [], []
-        for self.round in range(1, a.rounds + 1):
-            self.run_round(runs)
+        self.run_rounds(runs, start)
+        self.phases.append(("rounds", time.monotonic() - start -
+                            sum(x for _, x in self.phases)))
+        self.loads = [lab for lab, _ in runs]
         self.pick_representatives()
+        self.write_ranking()
         self.pingpong = median_floor(self.floors)
         self.attach_floors()
         self.rewrite_runs()
-        self.hf = self.run_hyperfine() if self.hyperfine else None
         self.write_csv()
         self.write_plots()
         self.loadavg.append(loadavg())
+        self.phases.append(("outputs", time.monotonic() - start -
+                            sum(x for _, x in self.phases)))
         self.write_report(time.monotonic() - start)
-        log("bench: done in %.0fs: %s" % (time.monotonic() - start,
-                                           os.path.join(self.out,
-                                                        "report.md")))
+        log("bench: done in %.0fs (%s): %s" % (
+            time.monotonic() - start, ", ".join(
+                "%s %.0f s" % p for p in self.phases),
+            os.path.join(self.out, "report.md")))
+
+    def run_rounds(self, runs, start):
+        """Round after round over the loads not settled yet, the models
+        interleaved within each load's block.  Past --rounds, a round
+        starts only if, at the pace of the last one, it ends within
+        --budget seconds of the start: a load still unsettled then is
+        reported as such."""
+        a = self.a
+        self.settled = {}       # load -> the round after which it was
+        self.rounds_of = {}     # load -> rounds measured
+        self.cut_by_budget = False
+        cost = {}               # load -> seconds of its last block
+        for self.round in range(1, a.max_rounds + 1):
+            todo = [(lab, b) for lab, b in runs if lab not in self.settled]
+            if not todo:
+                break
+            need = sum(cost.get(lab, 0) for lab, _ in todo)
+            if self.round > a.rounds and \
+                    time.monotonic() - start + need > a.budget:
+                self.cut_by_budget = True
+                log("bench: no round %d: %.0f s more would pass the "
+                    "budget of %g s" % (self.round, need, a.budget))
+                break
+            for lab, block in todo:
+                t0 = time.monotonic()
+                self.run_round(block)
+                cost[lab] = time.monotonic() - t0
+                self.rounds_of[lab] = self.round
+            for lab, _ in todo:
+                if rank.settled(self.rank_rounds(lab), a.rounds):
+                    self.settled[lab] = self.round
+            self.total_runs = self.nrun + sum(
+                len(b) for lab, b in runs if lab not in self.settled) * (
+                    a.max_rounds - self.round)
 
     def run_round(self, runs):
         for r in runs:
+            if r[0] == "iperf3":
+                self.run_iperf3()
+                continue
             if r[0] == "floor":
                 self.run_pingpong()
                 continue
@@ -742,6 +883,70 @@ class Bench:
                 warn(str(e))
                 self.notes.append("%s %s round %d: %s" % (t, label,
                                                           self.round, e))
+
+    def ranked_targets(self):
+        """What the ranking compares: the models and any external server;
+        redis-server and the floors are references."""
+        return [t for t in self.models + list(self.externals)]
+
+    def rank_rounds(self, load):
+        """{target: [figure per round]} at one load: requests/s, or bytes/s
+        for a bulk load."""
+        ranked = set(self.ranked_targets())
+        out = {}
+        for j in self.all_runs:
+            b = j["bench"]
+            if b["label"] == load and b["target"] in ranked:
+                out.setdefault(b["target"], []).append(figure(j))
+        return out
+
+    def write_ranking(self):
+        """ranking.csv, and the comparison with the previous run."""
+        by_load = {lab: self.rank_rounds(lab) for lab in self.loads}
+        rows = rank.ranking_rows(by_load, self.loads)
+        rank.write_ranking(os.path.join(self.out, "ranking.csv"), rows)
+        self.ranking = {}
+        for r in rows:
+            self.ranking.setdefault(r["load"], {})[r["model"]] = r
+        self.comparison = None
+        if self.previous:
+            name, prev = self.previous
+            now = {lab: {m: (r["low"], r["median"], r["high"])
+                         for m, r in ms.items()}
+                   for lab, ms in self.ranking.items()}
+            cmp = rank.compare(prev, now, self.loads)
+            lines, nrev = rank.compare_text(cmp, name, "this run")
+            self.comparison = (name, lines, nrev)
+            log("bench: compared with the previous run:")
+            for line in lines:
+                log("  " + line)
+
+    def find_previous(self):
+        """The previous run's ranking, read before this run replaces
+        anything: the one in this run's own directory (a rerun on the same
+        day) or else the newest ranking.csv of a sibling directory."""
+        own = rank.ranking_path(self.out)
+        cands = []
+        if os.path.exists(own):
+            cands.append(own)
+        else:
+            parent = os.path.dirname(os.path.abspath(self.out))
+            try:
+                sib = [os.path.join(parent, d) for d in os.listdir(parent)]
+            except OSError:
+                sib = []
+            sib = [rank.ranking_path(d) for d in sib
+                   if os.path.exists(rank.ranking_path(d))]
+            cands += sorted(sib, key=os.path.getmtime, reverse=True)[:1]
+        for p in cands:
+            try:
+                return (os.path.relpath(os.path.dirname(p), REPO)
+                        if os.path.abspath(p).startswith(REPO + "/")
+                        else os.path.dirname(p), rank.read_ranking(p))
+            except (OSError, KeyError, ValueError) as e:
+                self.notes.append("previous ranking %s unreadable: %s"
+                                  % (p, e))
+        return None
 
     def pick_representatives(self):
         """Every (target, run) was measured once per round; the tables
@@ -781,6 +986,56 @@ class Bench:
         """The runs' JSON again, now with floors and rounds merged in."""
         for j in self.all_runs:
             write_json(os.path.join(self.out, "runs", run_file(j)), j)
+
+    def run_iperf3(self):
+        """One iperf3 run over loopback, one TCP stream for a second: the
+        ceiling of bytes/s that one connection can carry one way here,
+        the reference line of the bulk table."""
+        n = len(self.iperf) + 1
+        path = os.path.join(self.out, "runs", "iperf3-%d.json" % n)
+        port = free_port()
+        srv = REG.add(subprocess.Popen(
+            ["iperf3", "-s", "-1", "--forceflush", "-B", "127.0.0.1",
+             "-p", str(port)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True))
+        bps, why = None, ""
+        try:
+            seen, deadline = b"", time.monotonic() + 10
+            # --forceflush: else its "Server listening" line waits in a
+            # pipe buffer.  Raw reads: select() does not see what a
+            # buffered reader has taken in already.
+            fd = srv.stdout.fileno()
+            while b"listening" not in seen and \
+                    time.monotonic() < deadline:
+                r, _, _ = select.select([fd], [], [], 1)
+                if r:
+                    chunk = os.read(fd, 4096)
+                    if not chunk:
+                        break
+                    seen += chunk
+            rc, err, _ = run_cmd_bounded(
+                ["iperf3", "-c", "127.0.0.1", "-p", str(port), "-t", "1",
+                 "-J"], 30, stdout_path=path)
+            try:
+                with open(path) as f:
+                    bps = json.load(f)["end"]["sum_received"][
+                        "bits_per_second"] / 8
+            except (OSError, ValueError, KeyError, TypeError) as e:
+                why = "%s %s" % (e, err.strip()[-200:])
+        finally:
+            kill_tree(srv)
+            REG.forget(srv)
+            srv.stdout.close()
+        self.nrun += 1
+        self.iperf.append(bps)
+        if bps is None:
+            warn("iperf3 failed: %s" % why)
+            self.notes.append("iperf3 failed: %s" % why)
+            return
+        log("[%3d/%d] %-15s %-8s %10s" % (self.nrun, self.total_runs,
+                                          "iperf3", "ceiling",
+                                          fmt_bytes(bps)))
 
     def run_pingpong(self):
         """One floor measurement, appended to self.floors (None if it
@@ -886,7 +1141,8 @@ class Bench:
     def write_plots(self):
         """The numbers behind the plots into plotdata/, then gnuplot."""
         pd = os.path.join(self.out, "plotdata")
-        targets = self.models + (["redis"] if self.redis else [])
+        targets = self.models + list(self.externals) + (
+            ["redis"] if self.redis else [])
         labels, lat, conn = [], {}, {}
         for j in self.runs:
             b = j["bench"]
@@ -971,6 +1227,55 @@ class Bench:
                               os.path.dirname(latest))
         with open(latest, "w") as f:
             f.write(relink(rep, rel))
+
+
+def externals(a):
+    """{name: (kind, spec)} of the servers that are not socklab's: the
+    lab's Python thread server, --server-cmd and --connect, in order."""
+    out = {}
+    if not a.no_lab:
+        out[LAB_THREAD[0]] = ("external", LAB_THREAD[1])
+    for c in a.server_cmd or []:
+        name, argv = c
+        out[name] = ("external", argv)
+    for host, port in a.connect or []:
+        out["%s:%d" % (host, port)] = ("connect", (host, port))
+    return out
+
+
+def server_cmd_arg(s):
+    """--server-cmd '[NAME=]CMD': CMD split like a shell would, {port}
+    where the port goes; NAME defaults to the script's or program's base
+    name."""
+    name, sep, rest = s.partition("=")
+    if sep and name and " " not in name and "{" not in name:
+        s = rest
+    else:
+        name = ""
+    argv = shlex.split(s)
+    if not argv or not any("{port}" in x for x in argv):
+        raise argparse.ArgumentTypeError(
+            "%r: needs {port}, where the server's port goes" % s)
+    if not name:
+        paths = [x for x in argv if "/" in x or x.endswith(".py")]
+        name = os.path.basename(paths[0] if paths else argv[0])
+    return name, argv
+
+
+def connect_arg(s):
+    host, sep, port = s.rpartition(":")
+    if not sep or not host or not port.isdigit() or \
+            not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError("%r: not HOST:PORT" % s)
+    return host.strip("[]"), int(port)
+
+
+def figure(j):
+    """The figure a run is ranked by: requests/s (bytes/s of lines for a
+    bulk run, where the line size is the point)."""
+    rps = lg_summary(j)["rps"] or 0.0
+    size = BULK.get(j["bench"]["label"])
+    return rps * size if size else rps
 
 
 def warmup_for(a, sessions):
@@ -1110,6 +1415,13 @@ def fmt_kib(x):
     if x is None:
         return "-"
     return "%.1f" % x if abs(x) >= 0.05 else "0.0"
+
+
+def fmt_bytes(x):
+    """Bytes/s as MB/s (10^6, like iperf3's own report in bytes)."""
+    if x is None:
+        return "-"
+    return "%.0f MB/s" % (x / 1e6)
 
 
 def fmt_num(x):
@@ -1284,7 +1596,8 @@ class Report:
         return None
 
     def targets(self):
-        return self.b.models + (["redis"] if self.b.redis else [])
+        return self.b.models + list(self.b.externals) + (
+            ["redis"] if self.b.redis else [])
 
     def text(self):
         a = self.a
@@ -1302,8 +1615,9 @@ class Report:
                "waits for its upper-cased reply before the next; %g s "
                "measured after a warm-up of %g s plus 1.2 s per thousand "
                "sessions (so %g s at %d) per run, every run repeated "
-               "in %d rounds (the tables show the round with the median "
-               "throughput); a fresh server per "
+               "in %d to %d rounds, the models interleaved in each (the "
+               "tables show the median and an interval over the rounds); "
+               "a fresh server per "
                "run (`--quiet --backlog 4096`), started on an ephemeral "
                "port of 127.0.0.1; loadgen with `-t %d` (at most one thread "
                "per session), `--timeout %g`.  Sessions open all at once "
@@ -1316,7 +1630,7 @@ class Report:
                "verification.  %s" % (
                    LINE_BYTES, a.duration, a.warmup,
                    warmup_for(a, max(a.sessions)), max(a.sessions),
-                   a.rounds, a.threads,
+                   a.rounds, a.max_rounds, a.threads,
                    a.timeout,
                    a.k0_sessions, REDIS_REQUEST, REDIS_REQUEST_BYTES,
                    self.pool_sentence()))
@@ -1336,6 +1650,8 @@ class Report:
         self.section_machine()
         self.section_targets()
         self.section_throughput()
+        self.section_ranking()
+        self.section_bulk()
         self.section_latency()
         self.section_cpu_mem()
         self.section_connect()
@@ -1386,19 +1702,16 @@ class Report:
         self.w()
         self.w("Completed requests per second of the measured window; "
                "columns are concurrent persistent sessions, `k0` is a new "
-               "connection per request.%s" % (
-                   "  Each cell is the median of %d rounds; ±N%% is half "
-                   "the spread between the slowest and the fastest round, "
-                   "relative to the median: a large one means the machine "
-                   "was busy with something else during some round."
-                   % a.rounds if a.rounds > 1 else ""))
+               "connection per request.  Each cell is the median over the "
+               "rounds, its confidence interval in brackets (%s), and "
+               "`#N` its rank at that load (see *Ranking* below; a shared "
+               "rank is a tie: within noise)." % self.ci_method())
         self.w()
         rows = []
         for t in self.targets():
             r = [label_of(t)]
             for lab in labels:
-                j = self.find(t, lab)
-                r.append(cell_rps(j, spread=True))
+                r.append(self.cell(t, lab))
             rows.append(r)
         if self.b.pingpong:
             rows.append(["pingpong floor (median run)"] +
@@ -1419,6 +1732,132 @@ class Report:
                        "here sized to the sessions up to %d" % MAX_POOL
                        if not self.a.workers else
                        "this run: %d" % self.a.workers))
+            self.w()
+
+    def ci_method(self):
+        n = sorted(set(self.b.rounds_of.values()))
+        return ("the distribution-free interval of the median by order "
+                "statistics, [x(k), x(n+1-k)] of the n sorted rounds with "
+                "coverage >= %d %%, or the slowest to the fastest round when "
+                "n is too small for that: %s" % (
+                    round(rank.COVERAGE * 100), "; ".join(
+                        "%d rounds: %s, coverage %.0f %%" % (
+                            x, "min-max" if rank.order_k(x) == 1 else
+                            "k = %d" % rank.order_k(x),
+                            100 * rank.coverage_of(x)) for x in n)))
+
+    def cell(self, t, lab):
+        """median [low-high] #rank from the ranking, else the one run."""
+        r = self.b.ranking.get(lab, {}).get(t)
+        j = self.find(t, lab)
+        if r is None:
+            return cell_rps(j)
+        size = BULK.get(lab)
+        f = (lambda x: "%.0f" % (x / 1e6)) if size else fmt_num
+        return "%s [%s-%s] #%d%s" % (
+            f(r["median"]), f(r["low"]), f(r["high"]), r["rank"],
+            served_note(j) if j else "")
+
+    def section_bulk(self):
+        b = self.b
+        if not BULK:
+            return
+        labs = list(BULK)
+        self.w("## Bulk: bytes/s of big lines upper-cased")
+        self.w()
+        self.w("One persistent session, %d lines in flight (`loadgen -c 1 "
+               "-P %d -s SIZE`), lines of %s: bytes of request lines "
+               "answered per second (the server reads them and writes as "
+               "many back).  Cells as in the throughput table: median "
+               "[interval] #rank.  The reference line is iperf3's loopback "
+               "ceiling in this run: one TCP stream for 1 s, bytes/s "
+               "received, one way (`iperf3 -c 127.0.0.1 -t 1`, median "
+               "[min-max] of its %d runs).  *loadgen saturated*: loadgen's "
+               "own thread used 90 %% of a core or more in the median "
+               "round: the figure may be the client's limit." % (
+                   BULK_PIPELINE, BULK_PIPELINE, ", ".join(
+                       "%d" % BULK[x] for x in labs),
+                   len([x for x in b.iperf if x])))
+        self.w()
+        rows = []
+        for t in self.targets():
+            if t == "redis":
+                continue
+            r = [label_of(t)]
+            for lab in labs:
+                c = self.cell(t, lab)
+                j = self.find(t, lab)
+                if j and dig(j, "cpu", "saturated"):
+                    c += " (loadgen saturated)"
+                r.append(c)
+            rows.append(r)
+        ok = [x for x in b.iperf if x]
+        if ok:
+            lo, med, hi = rank.interval(ok)[0], rank.median(ok), max(ok)
+            rows.append(["iperf3 loopback ceiling (reference)"] +
+                        ["%.0f [%.0f-%.0f]" % (med / 1e6, lo / 1e6,
+                                               hi / 1e6)] * len(labs))
+        self.table(["model"] + ["MB/s, %d-byte lines" % BULK[x]
+                                for x in labs], rows)
+
+    def section_ranking(self):
+        b = self.b
+        self.w("## Ranking, with ties")
+        self.w()
+        self.w("At each load the models (and external servers) are ranked "
+               "by their median throughput only where the data separate "
+               "them: a model is faster than another when its interval "
+               "(%s) lies wholly above the other's; overlapping intervals "
+               "are a tie, *within noise*.  A model's rank is 1 + the "
+               "number of models strictly faster than it, so tied models "
+               "share a rank.  redis-server is a reference and the floors "
+               "are not ranked.  A load stops early once its ranking is "
+               "*settled*: after at least %d rounds, the last round changed "
+               "no strict pair (%d rounds at most).  Written to "
+               "[ranking.csv](ranking.csv) (`load,model,rank,low,median,"
+               "high`)." % (self.ci_method(), self.a.rounds,
+                             self.a.max_rounds))
+        self.w()
+        rows = []
+        for lab in b.loads:
+            rk = b.ranking.get(lab, {})
+            groups = {}
+            for m, r in rk.items():
+                groups.setdefault(r["rank"], []).append(m)
+            order = []
+            for n in sorted(groups):
+                ms = sorted(groups[n], key=lambda m: -rk[m]["median"])
+                order.append("%d. %s%s" % (n, ", ".join(ms),
+                                            " (within noise)"
+                                            if len(ms) > 1 else ""))
+            figs = {m: (r["low"], r["median"], r["high"])
+                    for m, r in rk.items()}
+            npairs = len(rk) * (len(rk) - 1) // 2
+            st = b.settled.get(lab)
+            rows.append([lab, "; ".join(order),
+                         "%d of %d" % (len(rank.tied_pairs(figs)), npairs),
+                         "%d rounds, %s" % (
+                             b.rounds_of.get(lab, 0),
+                             "settled" if st else "**not settled**%s" % (
+                                 " (time budget)" if b.cut_by_budget and
+                                 b.rounds_of.get(lab, 0) < self.a.max_rounds
+                                 else ""))])
+        self.table(["load", "ranks (fastest first)", "pairs within noise",
+                    "rounds"], rows)
+        if b.comparison:
+            name, lines, nrev = b.comparison
+            self.w("### Compared with the previous run (%s)" % name)
+            self.w()
+            self.w("A pair that one run ranks strictly a > b and the other "
+                   "strictly b > a is *reversed*: noise that the intervals "
+                   "did not catch.  Pairs tied in either run are not a "
+                   "claim and cannot be reversed.  (`make bench-compare "
+                   "A B` prints this for any two results directories.)")
+            self.w()
+            self.w("```")
+            for line in lines:
+                self.w(line)
+            self.w("```")
             self.w()
 
     def section_latency(self):
@@ -1718,7 +2157,9 @@ class Report:
                "round, with a `bench` object merged in (server and loadgen "
                "commands, server CPU and memory, exit statuses, the floors "
                "a `c1` run was compared with, and, in the median round, "
-               "every round's throughput); `runs/pingpong-N.json` and "
+               "every round's throughput); `ranking.csv`: the ranking "
+               "with ties, one row per load and model; "
+               "`runs/pingpong-N.json` and "
                "`runs/pingpong-server-c1-N-rK.json`: the floor runs; "
                "`summary.csv`: one row per run and round; `plotdata/`: the "
                "numbers behind the plots; `logs/`: server stderr, kept "
@@ -1737,15 +2178,10 @@ def label_of(t):
     return "redis-server (reference)" if t == "redis" else t
 
 
-def cell_rps(j, spread=False):
+def cell_rps(j):
     if j is None or "bench" not in j:
         return "-"
-    s = lg_summary(j)
-    cell = fmt_num(s["rps"])
-    r = j["bench"].get("rounds", {}).get("rps", [])
-    if spread and len(r) > 1 and s["rps"]:
-        cell += " ±%d%%" % round(50 * (max(r) - min(r)) / s["rps"])
-    return cell + served_note(j)
+    return fmt_num(lg_summary(j)["rps"]) + served_note(j)
 
 
 def served_note(j, errors=True):
@@ -1790,7 +2226,7 @@ def parse_args(argv):
         prog="bench.py",
         description="socklab's benchmark driver (make bench).")
     p.add_argument("--quick", action="store_true",
-                   help="a short run (make bench QUICK=1): about 1 minute")
+                   help="a short run (make bench QUICK=1): at most 90 s")
     p.add_argument("--bin", default=os.environ.get("SOCKLAB_BIN",
                                                    os.path.join(REPO, "bin")))
     p.add_argument("--out", help="results directory (default "
@@ -1802,10 +2238,21 @@ def parse_args(argv):
     p.add_argument("--k0-sessions", type=int, default=10,
                    help="concurrent clients of the -k 0 run")
     p.add_argument("-d", "--duration", type=float,
-                   help="seconds measured per run (default 0.5; quick 0.4)")
+                   help="seconds measured per run (default 0.3; quick 0.2)")
     p.add_argument("--rounds", type=int,
-                   help="times every run is repeated; the tables show the "
-                   "median round (default 3; quick 1)")
+                   help="rounds at least (default 4; quick 3): every run is "
+                   "repeated, the tables show the median and the interval "
+                   "over the rounds")
+    p.add_argument("--max-rounds", type=int,
+                   help="rounds at most (default 8; quick 3; with --rounds "
+                   "alone: the same as --rounds): a load whose ranking has "
+                   "settled stops early")
+    p.add_argument("--budget", type=float,
+                   help="seconds the whole bench may take (default 570; "
+                   "quick 85): no round past --rounds starts unless it "
+                   "fits")
+    p.add_argument("--no-compare", action="store_true",
+                   help="do not compare the ranking with the previous run")
     p.add_argument("--warmup", type=float)
     p.add_argument("--pingpong-duration", type=float,
                    help="seconds of bin/pingpong (default: -d)")
@@ -1821,6 +2268,21 @@ def parse_args(argv):
     p.add_argument("--hf-sessions", type=int, default=100)
     p.add_argument("--hf-requests", type=int)
     p.add_argument("--no-redis", action="store_true")
+    p.add_argument("--bulk",
+                   help="line sizes of the bulk runs (one session, %d in "
+                   "flight), of %s, or 'none'" % (BULK_PIPELINE,
+                                                  ",".join(BULK_SIZES)))
+    p.add_argument("--server-cmd", action="append", type=server_cmd_arg,
+                   metavar="[NAME=]CMD",
+                   help="also measure the server CMD starts, {port} in CMD "
+                   "being its port, e.g. 'python3 server.py {port}' "
+                   "(repeatable)")
+    p.add_argument("--connect", action="append", type=connect_arg,
+                   metavar="HOST:PORT",
+                   help="also measure a server already running there "
+                   "(repeatable; no CPU or memory figures)")
+    p.add_argument("--no-lab", action="store_true",
+                   help="leave out the lab's Python thread server")
     p.add_argument("--no-hyperfine", action="store_true")
     p.add_argument("--one", metavar="MODEL",
                    help="run one fixed workload against MODEL and exit")
@@ -1830,13 +2292,30 @@ def parse_args(argv):
     a.argv = [shell_quote(x.replace(REPO + "/", "")) for x in argv]
     q = a.quick
     if a.sessions is None:
-        a.sessions = [1, 10, 100] if q else [1, 10, 100, 1000]
+        a.sessions = [1, 10] if q else [1, 10, 100, 1000]
     if a.duration is None:
-        a.duration = 0.4 if q else 0.5
+        a.duration = 0.2 if q else 0.3
     if a.warmup is None:
-        a.warmup = 0.1 if q else 0.3
+        a.warmup = 0.1 if q else 0.2
+    if a.bulk is None:
+        a.bulk = "16k" if q else "1k,16k,64k"
     if a.rounds is None:
-        a.rounds = 1 if q else 3
+        a.rounds = 2 if q else 3
+        if a.max_rounds is None:
+            a.max_rounds = 3 if q else 6
+    if a.budget is None:
+        a.budget = 85 if q else 570
+    if a.max_rounds is None:
+        a.max_rounds = a.rounds
+    if a.rounds < 1 or a.max_rounds < a.rounds:
+        p.error("need 1 <= --rounds <= --max-rounds")
+    BULK.clear()
+    for x in a.bulk.split(","):
+        if x in BULK_SIZES:
+            BULK["bulk-" + x] = BULK_SIZES[x]
+        elif x != "none":
+            p.error("--bulk: %r is not one of %s or none"
+                    % (x, ",".join(BULK_SIZES)))
     if a.hf_runs is None:
         a.hf_runs = 2 if q else 3
     if a.hf_requests is None:

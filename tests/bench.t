@@ -19,7 +19,7 @@ import xml.etree.ElementTree as ET
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(HERE, "lib"))
-from socklab import TAP, bin, have, run
+from socklab import TAP, bin, have, run, start_server
 
 t = TAP()
 for prog in ("server", "loadgen", "pingpong"):
@@ -104,23 +104,50 @@ if len(pick) < 2:
 out_dir = os.path.join(TMP, "results", "run")
 labels = ["c1", "c10", "c50", "k0-c10"]
 ROUNDS = 2
+# A previous run beside it whose ranking says the opposite of the truth at
+# c10 (iterative serves one of the ten sessions, thread all): the bench must
+# compare with it and find the pair reversed.
+old_dir = os.path.join(TMP, "results", "old")
+os.makedirs(old_dir)
+with open(os.path.join(old_dir, "ranking.csv"), "w") as f:
+    f.write("load,model,rank,low,median,high\n"
+            "c10,iterative,1,1e9,1e9,1e9\nc10,thread,2,1,1,1\n")
+# Bad external servers are refused before anything runs.
+for bad_arg, why in ((["--server-cmd", "python3 x.py"], "{port}"),
+                     (["--connect", "localhost"], "HOST:PORT")):
+    p = subprocess.run([sys.executable, BENCH, "--bin", BINDIR] + bad_arg,
+                       capture_output=True, text=True, timeout=30)
+    t.ok(p.returncode == 2 and why in p.stderr,
+         "bench.py %s: usage error naming %s" % (" ".join(bad_arg), why))
+# A server already running, measured as an extra row (--connect); the
+# lab's Python thread server is a row of its own by default.
+ext = start_server(["server", "--model", "epoll", "--port", "0", "--quiet"])
+conn = "127.0.0.1:%d" % ext.port
 cmd = [sys.executable, BENCH, "--quick", "--bin", BINDIR, "--out", out_dir,
-       "--models", ",".join(pick), "--sessions", "1,10", "-d", "0.4",
+       "--models", ",".join(pick), "--sessions", "1,10", "-d", "0.25",
        "--warmup", "0.1", "--rounds", str(ROUNDS), "--hf-requests", "400",
-       "--hf-runs", "2"]
+       "--hf-runs", "2", "--bulk", "16k", "--connect", conn]
 t0 = time.monotonic()
-p = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
+p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
 t.is_(p.returncode, 0, "bench.py --quick on %s exits 0" % ",".join(pick))
 if p.returncode != 0:
     t.diag(p.stdout[-2000:] + p.stderr[-2000:])
+t.ok(ext.proc.poll() is None, "the server given by --connect is left "
+     "running")
+ext.stop()
 progress = [l for l in p.stdout.splitlines() if re.match(r"\[\s*\d+/\d+\]", l)]
 redis = shutil.which("redis-server") is not None
+iperf3 = shutil.which("iperf3") is not None
+extra = ["lab-thread", conn]
+ranked = pick + extra
 targets = pick + (["redis"] if redis else [])
-nfloor = len(targets) + 1
-t.is_(len(progress), ROUNDS * (2 * nfloor + len(targets) * len(labels) +
-                               (1 if redis else 0)),
-      "one progress line per run, per floor run (pair and --serve), and "
-      "redis's second c50 run, in each of %d rounds" % ROUNDS)
+nfloor = len(targets) + len(extra) + 1
+t.is_(len(progress), ROUNDS * (2 * nfloor + (len(targets) + len(extra)) *
+                               len(labels) + (1 if redis else 0) +
+                               len(ranked) + (1 if iperf3 else 0)),
+      "one progress line per run, per floor run (pair and --serve), "
+      "redis's second c50 run, each bulk run and iperf3's, in each of %d "
+      "rounds" % ROUNDS)
 floors = sorted(f for f in os.listdir(os.path.join(out_dir, "runs"))
                 if re.match(r"pingpong-\d+\.json$", f)) if os.path.isdir(
                     os.path.join(out_dir, "runs")) else []
@@ -225,13 +252,66 @@ try:
         rows = list(csv.DictReader(f))
 except OSError:
     rows = []
-t.is_(len(rows), ROUNDS * (len(runs) + nfloor + (1 if redis else 0)),
+t.is_(len(rows), ROUNDS * (len(runs) + len(extra) * (len(labels) + 1) +
+                           len(pick) + nfloor + (1 if redis else 0)),
       "summary.csv has a row per loadgen run")
 need = ["target", "label", "sessions", "rps", "p50_us", "p99_us",
         "p99.9_us", "connect_p99_us", "cpu_us_per_request",
         "mem_pss_kb_per_session", "sessions_replied"]
 t.ok(rows and all(c in rows[0] for c in need),
      "summary.csv has the columns %s" % ", ".join(need))
+
+# ranking.csv: a row per ranked load and model; ties share a rank.
+try:
+    with open(os.path.join(out_dir, "ranking.csv")) as f:
+        rk = list(csv.DictReader(f))
+except OSError:
+    rk = []
+t.is_(sorted((r["load"], r["model"]) for r in rk),
+      sorted((lab, m) for lab in labels + ["bulk-16k"] for m in ranked),
+      "ranking.csv ranks every model and external server at every load, "
+      "bulk included (redis is a reference)")
+t.ok(rk and all(float(r["low"]) <= float(r["median"]) <= float(r["high"])
+                for r in rk), "low <= median <= high in every row")
+ranks = {(r["load"], r["model"]): int(r["rank"]) for r in rk}
+ivs = {(r["load"], r["model"]): tuple(float(r[c]) for c in
+                                      ("low", "median", "high")) for r in rk}
+th, it = ivs.get(("c10", "thread")), ivs.get(("c10", "iterative"))
+# Two rounds on a shared machine may not separate them: a tie is allowed,
+# an order the other way is not.
+t.ok(th and it and th[1] > it[1] and
+     ranks[("c10", "thread")] <= ranks[("c10", "iterative")] and
+     (ranks[("c10", "thread")] < ranks[("c10", "iterative")]) ==
+     (th[0] > it[2]),
+     "c10: thread (all ten sessions served) ranks above iterative (one) "
+     "or ties with it, strictly exactly when the intervals part: %s %s"
+     % (th, it))
+
+
+def run_json(tg, lab, r=1):
+    try:
+        with open(os.path.join(out_dir, "runs", "%s-%s-r%d.json" %
+                               (tg, lab, r))) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
+
+
+lt = run_json("lab-thread", "c10")
+t.ok(lt.get("first_reply_us", {}).get("count") == 10 and
+     (lt.get("bench", {}).get("server_cpu_s") or {}).get("total", 0) > 0,
+     "the lab's Python thread server served all ten sessions, its CPU "
+     "measured")
+cj = run_json(conn, "c10")
+t.ok(cj.get("throughput_rps", 0) > 0 and
+     cj.get("bench", {}).get("kind") == "connect" and
+     cj["bench"].get("server_cpu_s") is None,
+     "the --connect server was measured, without CPU figures")
+bj = run_json("thread", "bulk-16k")
+t.ok(bj.get("throughput_rps", 0) > 0 and
+     bj.get("bench", {}).get("request_bytes") == 16384 and
+     "-P" in bj["bench"].get("loadgen_cmd", []),
+     "bulk-16k: one session of pipelined 16 KiB lines")
 
 # report.md
 try:
@@ -244,6 +324,36 @@ for sec in ("## Machine", "## Headline", "## Throughput", "## Latency",
             "## Connect time", "## The whole fixed workload, timed by "
             "hyperfine", "## Plots"):
     t.ok(sec in rep, "report.md has '%s'" % sec)
+row = re.search(r"\n\| c10 \| (1\. [^|]*) \|", rep)
+# "1. a, b (within noise); 3. c": {rank: ([models], within noise?)}
+groups = {}
+for g in (row.group(1).split("; ") if row else []):
+    n, _, ms = g.partition(". ")
+    noise = ms.endswith(" (within noise)")
+    groups[int(n)] = (ms.replace(" (within noise)", "").split(", "), noise)
+want = {}
+for m in ranked:
+    want.setdefault(ranks.get(("c10", m)), []).append(m)
+t.ok("## Ranking, with ties" in rep and groups and
+     {n: sorted(ms) for n, (ms, _) in groups.items()} ==
+     {n: sorted(ms) for n, ms in want.items()} and
+     all(noise == (len(ms) > 1) for ms, noise in groups.values()),
+     "report.md ranks the models at c10 as ranking.csv does, "
+     "\"within noise\" exactly where models share a rank: %s" %
+     (row.group(1) if row else None))
+t.ok("## Bulk: bytes/s of big lines upper-cased" in rep and
+     ("| iperf3 loopback ceiling (reference) |" in rep if iperf3 else
+      "iperf3 is not installed" in rep),
+     "report.md has the bulk table, iperf3's ceiling as its reference")
+strict = th and it and th[0] > it[2]
+t.ok("Compared with the previous run (" in rep and
+     "iterative > thread in B" not in rep and
+     bool(re.search(r"c10 .* thread > iterative in B", rep)) == bool(strict)
+     and ("1 of 1 pairs strictly reversed" if strict else
+          "0 of 1 pairs strictly reversed") in rep,
+     "report.md compares with the previous run beside it (iterative "
+     "strictly first at c10) and finds the pair reversed exactly when this "
+     "run ranks thread strictly first (%s)" % bool(strict))
 t.ok("1 of 10 sessions served" in rep,
      "report.md says the iterative model served 1 of 10 sessions")
 t.ok(re.search(r"\| CPU \| .+ \|", rep) and "| kernel |" in rep and
