@@ -715,10 +715,13 @@ class Bench:
         block.  One block per load: a round runs the blocks of the loads
         whose ranking has not settled yet (see main)."""
         a = self.a
-        targets = [(m, "model") for m in self.models]
-        targets += [(t, k) for t, (k, _) in self.externals.items()]
+        every = [(m, "model") for m in self.models]
+        every += [(t, k) for t, (k, _) in self.externals.items()]
         if self.redis:
-            targets.append(("redis", "redis"))
+            every.append(("redis", "redis"))
+        # One line per connection: only the k0 load.
+        oneshot = oneshot_models(self.bindir)
+        targets = [(t, k) for t, k in every if t not in oneshot]
         top = max(a.sessions)
         runs = []               # [(load, [run, ...])], one per load
         for c in sorted(set(a.sessions) | {50}):
@@ -736,7 +739,7 @@ class Bench:
             runs.append((lab, block))
         lab = "k0-c%d" % a.k0_sessions
         runs.append((lab, [(t, kind, a.k0_sessions, 0, lab, False)
-                           for t, kind in targets]))
+                           for t, kind in every]))
         # Bulk: one session of big pipelined lines; redis only answers
         # PING.  iperf3's loopback ceiling heads the largest size.
         for lab in BULK:
@@ -1483,6 +1486,23 @@ def pool_models(bindir):
     at most --workers sessions at once."""
     return {m for m, d in model_lines(bindir).items()
             if d.endswith(POOL_TAG)}
+
+
+def oneshot_models(bindir):
+    """The models that answer one line per connection (the "oneshot"
+    column of --list-models=tsv): they take part in the connection-per-
+    request load only, where a persistent session means nothing."""
+    try:
+        out = subprocess.run([os.path.join(bindir, "server"),
+                              "--list-models=tsv"], capture_output=True,
+                             text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return set()
+    rows = [line.split("\t") for line in out.splitlines()]
+    if not rows or "oneshot" not in rows[0]:
+        return set()
+    col = rows[0].index("oneshot")
+    return {r[0] for r in rows[1:] if len(r) > col and r[col] == "1"}
 
 
 def ncpu():
