@@ -22,7 +22,7 @@ make		make		build
 python3		python3		test bench demo handouts stress
 prove		perl		test stress
 ss		iproute2	test demo handouts stress
-pandoc		pandoc		handouts
+pandoc		pandoc		test handouts
 hyperfine	hyperfine	test bench
 gnuplot		gnuplot-nox	test bench
 redis-server	redis-server	test bench
