@@ -11,12 +11,13 @@
 # otherwise it names what is missing, and how to install it, and fails.
 set -eu
 
-# One line a command: the command, its Debian package, the make targets
-# that need it.  The tests exercise what the bench runs, so `test` needs
+# One line a command: the command (or a file, by its absolute path), its
+# Debian package, the make targets that need it.  The tests exercise what the bench runs, so `test` needs
 # the bench's tools too (a test whose tool is missing skips).
 NEEDS='
 cc		gcc		build
 make		make		build
+/usr/include/liburing.h	liburing-dev	build
 python3		python3		test bench demo stress
 prove		perl		test stress
 ss		iproute2	test demo stress
@@ -67,7 +68,10 @@ while read -r cmd pkg for; do
 	[ -n "$cmd" ] || continue
 	# shellcheck disable=SC2086
 	wanted $for || continue
-	command -v "$cmd" >/dev/null 2>&1 || add "$pkg"
+	case $cmd in
+	/*)	[ -e "$cmd" ] || add "$pkg" ;;
+	*)	command -v "$cmd" >/dev/null 2>&1 || add "$pkg" ;;
+	esac
 done <<EOF
 $NEEDS
 EOF

@@ -32,6 +32,8 @@ int	serve_reuseport(int, const struct server_opts *);
 int	serve_prefork(int, const struct server_opts *);
 int	serve_prethread(int, const struct server_opts *);
 int	serve_prethread_queue(int, const struct server_opts *);
+int	serve_io_uring(int, const struct server_opts *);
+const char *io_uring_unavailable(void);
 
 static const struct model models[] = {
 	{ "iterative", "one session at a time; the others wait in the backlog "
@@ -57,6 +59,9 @@ static const struct model models[] = {
 	{ "prethread-queue", "N threads made at start; the main thread "
 	    "accepts and queues descriptors for them (UNP serv08)",
 	    serve_prethread_queue, MODEL_POOL, NULL },
+	{ "io_uring", "one thread, one io_uring: the kernel does the I/O and "
+	    "reports completions", serve_io_uring, MODEL_EVENT,
+	    io_uring_unavailable },
 };
 #define NMODELS	(sizeof(models) / sizeof(models[0]))
 
