@@ -1454,9 +1454,17 @@ MAX_POOL = 1000
 
 
 def list_models(bindir):
+    """The models this machine can run; the others are named on stderr."""
     out = subprocess.run([os.path.join(bindir, "server"), "--list-models"],
                          capture_output=True, text=True, check=True).stdout
-    return [line.split()[0] for line in out.splitlines() if line.strip()]
+    names = []
+    for line in out.splitlines():
+        if "[unavailable: " in line:
+            log("bench: skipping %s" % line.split(" [", 1)[0].split()[0] +
+                " (unavailable: " + line.split("[unavailable: ", 1)[1])
+        elif line.strip():
+            names.append(line.split()[0])
+    return names
 
 
 def model_lines(bindir):

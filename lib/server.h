@@ -45,6 +45,9 @@ struct model {
 	const char	*what;		/* one line for --list-models */
 	int		(*serve)(int listen_fd, const struct server_opts *);
 	int		 flags;
+	/* NULL, or a test that returns why this machine cannot run the
+	   model (NULL if it can): --list-models says so, --model refuses */
+	const char	*(*unavailable)(void);
 };
 
 /* What main.c must know of a model, and nothing more. */
@@ -60,7 +63,8 @@ struct model {
 				   says "[oneshot]") */
 /* What only callers need (--list-models=tsv): */
 #define MODEL_SERIAL	0x10	/* one session at a time */
-#define MODEL_EVENT	0x20	/* sessions on event loops (evsession.h) */
+#define MODEL_EVENT	0x20	/* sessions on event loops, readiness
+				   (evsession.h) or completion (io_uring) */
 #define MODEL_ACCEPT_LOCK 0x40	/* takes --accept-lock */
 
 /*

@@ -117,9 +117,16 @@ session_sent(struct session *s, size_t n, long long now)
 	/* A client reading a backlog of replies completes no line, as it
 	 * is not read meanwhile: its progress counts as activity. */
 	s->active = now;
-	if (buf_pending(&s->out) == 0) {
-		buf_clear(&s->out);
+	if (buf_pending(&s->out) > 0)
+		return;
+	buf_clear(&s->out);
+	/* Replies that came while these were on loan (a completion driver
+	 * reads while it sends) go out next, and this buffer takes the
+	 * ones after: freeing it to grow another at every send would only
+	 * churn the allocator.  Both are given back once all are out. */
+	if (buf_pending(&s->more) == 0) {
 		buf_shrink(&s->out, SESSION_OUT_KEEP);
+		buf_shrink(&s->more, SESSION_OUT_KEEP);
 	}
 }
 

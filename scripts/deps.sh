@@ -19,6 +19,7 @@ NEEDS='
 cc		gcc		build
 /usr/include/zlib.h	zlib1g-dev	build
 make		make		build
+/usr/include/liburing.h	liburing-dev	build
 python3		python3		test bench demo handouts stress
 prove		perl		test stress
 ss		iproute2	test demo handouts stress

@@ -32,30 +32,36 @@ int	serve_reuseport(int, const struct server_opts *);
 int	serve_prefork(int, const struct server_opts *);
 int	serve_prethread(int, const struct server_opts *);
 int	serve_prethread_queue(int, const struct server_opts *);
+int	serve_io_uring(int, const struct server_opts *);
+const char *io_uring_unavailable(void);
 
 static const struct model models[] = {
 	{ "iterative", "one session at a time; the others wait in the backlog "
-	    "(the lab's server)", serve_iterative, MODEL_SERIAL },
+	    "(the lab's server)", serve_iterative, MODEL_SERIAL, NULL },
 	{ "oneshot", "one line per connection, one connection at a time "
 	    "(the lab's first TCP server)", serve_oneshot,
-	    MODEL_ONESHOT | MODEL_SERIAL },
+	    MODEL_ONESHOT | MODEL_SERIAL, NULL },
 	{ "thread", "one thread per connection", serve_thread,
-	    MODEL_PER_SESSION },
+	    MODEL_PER_SESSION, NULL },
 	{ "fork", "one child process per connection", serve_fork,
-	    MODEL_PER_SESSION },
+	    MODEL_PER_SESSION, NULL },
 	{ "epoll", "one thread, one event loop serving every session in "
-	    "turn", serve_epoll, MODEL_EVENT },
+	    "turn", serve_epoll, MODEL_EVENT, NULL },
 	{ "reuseport", "N threads, each with its own SO_REUSEPORT listener "
 	    "and event loop (nginx)", serve_reuseport,
-	    MODEL_REUSEPORT | MODEL_EVENT },
+	    MODEL_REUSEPORT | MODEL_EVENT, NULL },
 	{ "prefork", "N child processes made at start, each blocking in "
 	    "accept() (UNP serv02; --accept-lock: serv04)", serve_prefork,
-	    MODEL_POOL | MODEL_ACCEPT_LOCK },
+	    MODEL_POOL | MODEL_ACCEPT_LOCK, NULL },
 	{ "prethread", "N threads made at start, each blocking in accept() "
-	    "(UNP serv07)", serve_prethread, MODEL_POOL | MODEL_ACCEPT_LOCK },
+	    "(UNP serv07)", serve_prethread, MODEL_POOL | MODEL_ACCEPT_LOCK,
+	    NULL },
 	{ "prethread-queue", "N threads made at start; the main thread "
 	    "accepts and queues descriptors for them (UNP serv08)",
-	    serve_prethread_queue, MODEL_POOL },
+	    serve_prethread_queue, MODEL_POOL, NULL },
+	{ "io_uring", "one thread, one io_uring: the kernel does the I/O and "
+	    "reports completions", serve_io_uring, MODEL_EVENT,
+	    io_uring_unavailable },
 };
 #define NMODELS	(sizeof(models) / sizeof(models[0]))
 
@@ -71,7 +77,7 @@ usage(FILE *f)
 "  -b, --backlog N        listen() backlog (default 128; the lab uses 1)\n"
 "      --max-line N       longest request line in bytes (default %d)\n"
 "      --max-output N     unsent reply bytes kept per session (default 1048576)\n"
-"      --max-memory N     epoll, reuseport: bytes of unsent replies and partial\n"
+"      --max-memory N     event models: bytes of unsent replies and partial\n"
 "                         lines of all sessions together; past it those that\n"
 "                         hold most are closed (default 67108864; 0 = no bound)\n"
 "  -C, --max-clients N    sessions at once; more get 'ERR server busy'\n"
@@ -138,15 +144,24 @@ static const struct {
 };
 #define NTRAITS	(sizeof(traits) / sizeof(traits[0]))
 
+/* NULL if the model can run here, else why not. */
+static const char *
+unavailable(const struct model *m)
+{
+	return m->unavailable ? m->unavailable() : NULL;
+}
+
 /*
  * For people: the name, what it is, and "[pool]" (size --workers to the
- * load) or "[oneshot]" (no persistent sessions).  For programs (tsv): a
- * header, then a row a model: its name, 1 or 0 for each trait, what it
- * is.  Tests read their model sets from it (tests/lib/servertest.py).
+ * load) or "[oneshot]" (no persistent sessions), and "[unavailable:
+ * WHY]".  For programs (tsv): a header, then a row a model: its name, 1
+ * or 0 for each trait, "-" or why it is unavailable, what it is.  Tests
+ * read their model sets from it (tests/lib/servertest.py).
  */
 static void
 list_models(const char *form)
 {
+	const char *why;
 	size_t i, k;
 
 	if (form != NULL && strcmp(form, "tsv") != 0) {
@@ -157,20 +172,23 @@ list_models(const char *form)
 		printf("name");
 		for (k = 0; k < NTRAITS; k++)
 			printf("\t%s", traits[k].name);
-		printf("\twhat\n");
+		printf("\tunavailable\twhat\n");
 	}
 	for (i = 0; i < NMODELS; i++) {
+		why = unavailable(&models[i]);
 		if (form == NULL) {
-			printf("%-16s %s%s\n", models[i].name, models[i].what,
+			printf("%-16s %s%s%s%s%s\n", models[i].name,
+			    models[i].what,
 			    (models[i].flags & MODEL_POOL) ? " [pool]" :
 			    (models[i].flags & MODEL_ONESHOT) ? " [oneshot]" :
-			    "");
+			    "", why ? " [unavailable: " : "", why ? why : "",
+			    why ? "]" : "");
 			continue;
 		}
 		printf("%s", models[i].name);
 		for (k = 0; k < NTRAITS; k++)
 			printf("\t%d", (models[i].flags & traits[k].flag) != 0);
-		printf("\t%s\n", models[i].what);
+		printf("\t%s\t%s\n", why ? why : "-", models[i].what);
 	}
 }
 
@@ -324,11 +342,14 @@ main(int argc, char **argv)
 	};
 	char err[NET_ERR_LEN];
 	const struct model *m;
+	const char *why;
 	int lfd, rc;
 
 	log_setprog(argv[0]);
 	parse(argc, argv, &o);
 	m = find_model(o.model);
+	if ((why = unavailable(m)) != NULL)
+		die(1, "model %s is unavailable here: %s", m->name, why);
 	raise_nofile();
 	big_buffers_mmapped();
 	if (server_signals(o.drain) == -1)

@@ -25,7 +25,8 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "lib"))
 from socklab import REPO, TAP, free_port, run, start_server  # noqa: E402
-from servertest import SANITIZER, models, models_with, oneshot_models  # noqa: E402
+from servertest import SANITIZER, models, models_with, oneshot_models, \
+    skip_unavailable  # noqa: E402
 
 LAB = os.path.join(REPO, "lab")
 BROKEN = os.path.join(REPO, "tests", "lib", "broken_server.py")
@@ -176,6 +177,7 @@ def socklab_models(t):
     st, names = models()
     if st != 0 or not names:
         t.bail("bin/server --list-models gave nothing (status %r)" % st)
+    names = skip_unavailable(t, names, "check-server passes")
     oneshot = oneshot_models()
     serials = set(models_with("serial"))
     t.ok(oneshot, "--list-models tags a one-shot model [oneshot]")

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The event-driven models, epoll and reuseport: what the end-to-end
+"""The event-driven models, epoll, reuseport and io_uring: what the end-to-end
 suite does not see.  Backpressure (a client that never reads cannot grow
 the server), fairness (a pipelining client does not starve another),
 the worker count, 2,000 sessions at once, the idle timeout, half-close,
@@ -17,7 +17,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "lib"))
 from socklab import TAP, bin, have, start_server, connect, recv_line
-from servertest import models_with
+from servertest import models_with, skip_unavailable
 
 # recv_line and the bursts below run in threads: switch often, so that
 # the GIL does not add its own 5 ms to the round trips we compare.
@@ -26,7 +26,7 @@ sys.setswitchinterval(0.0005)
 t = TAP()
 if not have("server"):
     t.bail("%s is not built (make)" % bin("server"))
-MODELS = tuple(models_with("event"))
+MODELS = tuple(skip_unavailable(t, models_with("event"), "event checks"))
 MiB = 1 << 20
 
 
@@ -616,7 +616,9 @@ def check_sigterm(model):
 
 for m in MODELS:
     check_backpressure(m)
-check_fairness("epoll")
+for m in ("epoll", "io_uring"):     # one loop each
+    if m in MODELS:
+        check_fairness(m)
 check_workers()
 for m in MODELS:
     check_many(m)
@@ -624,8 +626,8 @@ for m in MODELS:
     check_half_close(m)
     check_limits(m)
     check_sigterm(m)
-check_emfile("epoll")
-check_emfile("reuseport")
+for m in MODELS:
+    check_emfile(m)
 for srv in SERVERS:
     srv.stop()
 check_sanitizers()

@@ -6,7 +6,7 @@ tests/lib/README).
 
     from servertest import SANITIZER, Rec, short, models, per_model, Srv, \
         recv_until_eof, oneshot_models, skip_oneshot, model_traits, \
-        models_with
+        models_with, unavailable, skip_unavailable
 """
 
 import concurrent.futures
@@ -50,19 +50,40 @@ def short(v, limit=200):
     return r if len(r) <= limit else r[:limit] + "... (%d chars)" % len(r)
 
 
-def model_traits():
-    """{name: set of traits} from bin/server --list-models=tsv, in its
-    order (dicts keep it): "pool", "per_session", "reuseport", "serial",
-    "oneshot", "event", "accept_lock" (servers/main.c, MODEL_*).  The one
-    place tests learn what a model is."""
+def _table():
+    """The rows of bin/server --list-models=tsv, as {column: value}."""
     st, out, err, _ = run(["server", "--list-models=tsv"])
     if st != 0:
         raise RuntimeError("server --list-models=tsv: status %r %r"
                            % (st, err))
     rows = [l.split("\t") for l in out.decode().splitlines() if l.strip()]
-    head = rows[0][1:-1]
-    return {r[0]: {k for k, v in zip(head, r[1:-1]) if v == "1"}
-            for r in rows[1:]}
+    return [dict(zip(rows[0], r)) for r in rows[1:]]
+
+
+def model_traits():
+    """{name: set of traits} from bin/server --list-models=tsv, in its
+    order (dicts keep it): "pool", "per_session", "reuseport", "serial",
+    "oneshot", "event", "accept_lock" (servers/main.c, MODEL_*).  The one
+    place tests learn what a model is."""
+    return {r["name"]: {k for k, v in r.items() if v == "1" and
+                        k not in ("name", "unavailable", "what")}
+            for r in _table()}
+
+
+def unavailable():
+    """{name: why} of the models this machine cannot run (io_uring where
+    the kernel refuses it): the tests skip them, saying why."""
+    return {r["name"]: r["unavailable"] for r in _table()
+            if r.get("unavailable", "-") != "-"}
+
+
+def skip_unavailable(t, names, what):
+    """names less the unavailable models, with a TAP skip for each."""
+    out = unavailable()
+    for m in names:
+        if m in out:
+            t.skip("%s: %s" % (m, what), "unavailable here: " + out[m])
+    return [m for m in names if m not in out]
 
 
 def models_with(trait):
@@ -96,9 +117,13 @@ def per_model(t, names, fn, parallel=True):
     """fn(rec, model) for each model, in threads; results in order.
     One-shot models skip it (skip_oneshot)."""
     oneshot = oneshot_models()
+    off = unavailable()
 
     def guarded(m):
         rec = Rec(m)
+        if m in off:
+            rec.skip(fn.__name__, "unavailable here: " + off[m])
+            return rec
         if skip_oneshot(rec, m, fn, oneshot):
             return rec
         try:

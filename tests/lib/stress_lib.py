@@ -26,7 +26,8 @@ import time
 import traceback
 
 from socklab import run, start_server, recv_line
-from servertest import model_traits, oneshot_models, short, skip_oneshot
+from servertest import model_traits, oneshot_models, short, skip_oneshot, \
+    unavailable
 
 # One session at a time (servers/iterative.c): nothing can run beside a
 # session, so the canary runs after each case instead of during it.
@@ -114,9 +115,13 @@ def per_model(t, names, fn, parallel=1):
     come out in model order.  An exception is one failed test.  One-shot
     models skip it (servertest.skip_oneshot)."""
     oneshot = oneshot_models()
+    off = unavailable()
 
     def guarded(m):
         rec = Rec(m)
+        if m in off:
+            rec.skip(fn.__name__, "unavailable here: " + off[m])
+            return rec
         if skip_oneshot(rec, m, fn, oneshot):
             return rec
         try:

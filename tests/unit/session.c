@@ -227,6 +227,35 @@ linger_after_tick(void)
 	session_end(&s, NULL);
 }
 
+/* A completion driver: input arrives while a send is in flight. */
+static void
+sends_in_flight(void)
+{
+	static char burst[40000];
+	struct server_opts o = opts(0, 0, 0);
+	struct session s;
+	size_t n;
+
+	memset(burst, 'x', sizeof(burst) - 1);
+	burst[sizeof(burst) - 1] = '\n';
+	session_init(&s, &o, "test", 0);
+	session_input(&s, burst, sizeof(burst), 0);
+	(void)session_output(&s, &n);
+	session_input(&s, burst, sizeof(burst), 0);
+	is((long long)session_pending(&s), 2 * (long long)sizeof(burst),
+	    "replies queue behind those on loan");
+	session_sent(&s, n, 1);
+	ok(s.out.cap > SESSION_OUT_KEEP, "its buffer is kept while more "
+	    "replies wait (cap %zu)", s.out.cap);
+	(void)session_output(&s, &n);
+	is((long long)n, (long long)sizeof(burst), "then those go out");
+	session_sent(&s, n, 2);
+	ok(s.out.cap <= SESSION_OUT_KEEP && s.more.cap <= SESSION_OUT_KEEP,
+	    "both buffers are given back once all are out (%zu, %zu)",
+	    s.out.cap, s.more.cap);
+	session_end(&s, NULL);
+}
+
 int
 main(void)
 {
@@ -237,5 +266,6 @@ main(void)
 	output_bound();
 	idle_deadline();
 	linger_after_tick();
+	sends_in_flight();
 	return done_testing();
 }
