@@ -141,7 +141,9 @@ for name, key in (("corrected", "latency_us"), ("uncorrected", "latency_uncorrec
 # ---- a stall shows as a dip in time ---------------------------------------------
 
 STALL = 1.0
-with pyserver("--stall-after", 2000, "--stall", STALL) as srv:
+# After 300 lines: well inside the first second on a fast machine or a
+# busy one, so the stall ends before the run does.
+with pyserver("--stall-after", 300, "--stall", STALL) as srv:
     st, err, doc = loadgen(["-p", srv.port, "-c", 4, "-d", "3s", "--interval", "200ms"],
                            "stall")
 pts = doc.get("intervals", {}).get("points", []) if doc else []
