@@ -18,6 +18,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "lib"))
 from socklab import TAP, bin, have, start_server, connect, recv_line
 from servertest import models_with, skip_unavailable
+from stress_lib import memory_env
 
 # recv_line and the bursts below run in threads: switch often, so that
 # the GIL does not add its own 5 ms to the round trips we compare.
@@ -44,13 +45,8 @@ def server(model, *extra, env=None):
                    list(extra), env)
 
 
-# ASan keeps freed memory aside (its quarantine, 256 MB) to catch late
-# uses, so a server that frees and allocates as it goes grows its RSS by
-# what it freed: io_uring grew 22 MB where it grows 6 MB unsanitized or
-# with no quarantine.  Memory checks measure the server's bounds, not
-# ASan's: they run with a small quarantine.
-MEMORY_ENV = dict(os.environ, ASAN_OPTIONS=":".join(
-    filter(None, [os.environ.get("ASAN_OPTIONS"), "quarantine_size_mb=1"])))
+# Memory checks run with a small ASan quarantine (stress_lib.memory_env).
+MEMORY_ENV = memory_env()
 
 
 def check_sanitizers():

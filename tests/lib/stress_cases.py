@@ -23,7 +23,7 @@ import time
 from socklab import connect, recv_line
 from stress_lib import (SERIAL, QUEUEING, THREAD_POOLS, MemSampler, beside,
                         children, closed_by_peer, connect_many, cpu_seconds,
-                        expected, finish, listen_queue, nfds, pss_kb,
+                        expected, finish, listen_queue, memory_env, nfds, pss_kb,
                         raise_nofile, refused, round_trip, rss_kb, rst_close,
                         sanitizer, server, state, threads, tree, wait_ended,
                         wait_for)
@@ -680,7 +680,7 @@ def not_reading(rec, model, idle=2, limit=64 * MB):
     # Two workers: the canary's, and one that serves session_cost()'s
     # session then the hostile one, so the cost includes its warm-up.
     with server(model, "--idle-timeout", str(idle), "--workers", "2",
-                "--max-clients", "0") as srv:
+                "--max-clients", "0", env=memory_env()) as srv:
         pid = srv.proc.pid
         start = len(srv.lines)
         with beside(rec, srv, model, "a client that never reads"):

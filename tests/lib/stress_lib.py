@@ -159,6 +159,16 @@ def sanitizer():
     return _san[path]
 
 
+def memory_env():
+    """The environment for a server whose memory a check bounds.  ASan
+    keeps freed memory aside (its quarantine, 256 MB) to catch late uses,
+    so a server that frees and allocates as it goes grows its RSS by what
+    it freed: io_uring grew 22 MB where it grows 6 MB unsanitized or with
+    no quarantine.  The checks measure the server's bounds, not ASan's."""
+    opts = [os.environ.get("ASAN_OPTIONS"), "quarantine_size_mb=1"]
+    return dict(os.environ, ASAN_OPTIONS=":".join(filter(None, opts)))
+
+
 def server(model, *opts, wrap=(), env=None, timeout=10.0):
     """bin/server --model MODEL --port 0 OPTS, started (optionally under
     a wrapper such as prlimit: wrap is its argv before the server's)."""
