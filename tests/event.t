@@ -600,7 +600,9 @@ def refused(port):
 
 
 def check_sigterm(model):
-    srv = server(model, "--drain", "1", "--workers", "2")
+    # The drain must outlast seeing the refusal: under TSan and a busy
+    # machine that took most of a 1 s drain, and "during" came too late.
+    srv = server(model, "--drain", "4", "--workers", "2")
     s = connect(srv.port)
     s.sendall(b"before\n")
     recv_line(s)
