@@ -406,9 +406,12 @@ static void
 on_accept(struct uring *u, int res)
 {
 	u->accepting = 0;
-	if (res >= 0 && u->lfd == -1)
-		server_busy(res);	/* came in as we stopped */
-	else if (res >= 0)
+	if (res >= 0 && u->lfd == -1) {
+		/* Came in as we stopped: refused, as the other models'
+		 * closed listener refuses it, not told "busy". */
+		if (close(res) == -1)
+			log_err("close: %s", strerror(errno));
+	} else if (res >= 0)
 		conn_new(u, res);
 	else if (u->lfd != -1 && res != -EINTR && res != -ECONNABORTED &&
 	    res != -EAGAIN && res != -EPROTO) {
