@@ -1489,17 +1489,9 @@ def model_descriptions(bindir):
             for m, d in model_lines(bindir).items()}
 
 
-def pool_models(bindir):
-    """The models whose --list-models line ends with "[pool]": they serve
-    at most --workers sessions at once."""
-    return {m for m, d in model_lines(bindir).items()
-            if d.endswith(POOL_TAG)}
-
-
-def oneshot_models(bindir):
-    """The models that answer one line per connection (the "oneshot"
-    column of --list-models=tsv): they take part in the connection-per-
-    request load only, where a persistent session means nothing."""
+def models_with(bindir, trait):
+    """The models whose TRAIT column of --list-models=tsv is 1 (the one
+    list of traits; set() if the server cannot say)."""
     try:
         out = subprocess.run([os.path.join(bindir, "server"),
                               "--list-models=tsv"], capture_output=True,
@@ -1507,10 +1499,22 @@ def oneshot_models(bindir):
     except (OSError, subprocess.CalledProcessError):
         return set()
     rows = [line.split("\t") for line in out.splitlines()]
-    if not rows or "oneshot" not in rows[0]:
+    if not rows or trait not in rows[0]:
         return set()
-    col = rows[0].index("oneshot")
+    col = rows[0].index(trait)
     return {r[0] for r in rows[1:] if len(r) > col and r[col] == "1"}
+
+
+def pool_models(bindir):
+    """The pools: they serve at most --workers sessions at once."""
+    return models_with(bindir, "pool")
+
+
+def oneshot_models(bindir):
+    """The models that answer one line per connection: they take part in
+    the connection-per-request load only, where a persistent session
+    means nothing."""
+    return models_with(bindir, "oneshot")
 
 
 def ncpu():
