@@ -275,7 +275,8 @@ def check_ipv6(rec, model):
                "log: 'connected with [::1]:%d'" % port, srv.lines[-3:])
     finally:
         st = srv.stop()
-    rec.ok(st == 0 and not clean(srv), "--host ::1: exits 0 on SIGTERM")
+    rec.ok(st == 0 and not clean(srv), "--host ::1: exits 0 on SIGTERM",
+           ["exit status %r" % st] + clean(srv) + srv.errlines[-5:])
 
 
 def port_in_use(model, port, timeout=5):

@@ -11,6 +11,7 @@ tests/lib/README).
 
 import concurrent.futures
 import socket
+import sys
 import time
 import traceback
 
@@ -113,14 +114,34 @@ def skip_oneshot(rec, model, fn, oneshot):
     return True
 
 
-def per_model(t, names, fn, parallel=True):
-    """fn(rec, model) for each model, in threads; results in order.
-    One-shot models skip it (skip_oneshot)."""
+def report(t, rec):
+    """Print rec's results as TAP; a failure goes to stderr as well, as
+    prove shows stderr without -v (CI logs keep only that)."""
+    for cond, name, why, diag in rec.items:
+        if cond is None:
+            t.diag(name)
+        elif why is not None:
+            t.skip(name, why)
+        else:
+            t.ok(cond, name)
+            for d in diag:
+                t.diag(d)
+            if not cond:
+                sys.stderr.write("# not ok: %s\n" % name + "".join(
+                    "#   %s\n" % d for d in diag))
+                sys.stderr.flush()
+
+
+def per_model(t, names, fn, parallel=True, rec_class=Rec):
+    """fn(rec, model) for each model, `parallel` at a time (True: all at
+    once); the TAP lines come out in model order.  An exception is one
+    failed test.  One-shot models skip it (skip_oneshot).  Returns the
+    records."""
     oneshot = oneshot_models()
     off = unavailable()
 
     def guarded(m):
-        rec = Rec(m)
+        rec = rec_class(m)
         if m in off:
             rec.skip(fn.__name__, "unavailable here: " + off[m])
             return rec
@@ -133,17 +154,12 @@ def per_model(t, names, fn, parallel=True):
                    traceback.format_exc().splitlines())
         return rec
     n = len(names) if parallel is True else max(1, int(parallel))
+    recs = []
     with concurrent.futures.ThreadPoolExecutor(max_workers=n) as ex:
         for rec in ex.map(guarded, names):
-            for cond, name, skip, diag in rec.items:
-                if cond is None:
-                    t.diag(name)
-                elif skip is not None:
-                    t.skip(name, skip)
-                else:
-                    t.ok(cond, name)
-                    for d in diag:
-                        t.diag(d)
+            report(t, rec)
+            recs.append(rec)
+    return recs
 
 
 class Srv:

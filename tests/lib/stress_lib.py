@@ -10,7 +10,6 @@ client that does round trips on its own session, continuously, while a
 hostile case runs beside it, and checks every reply, in order.
 """
 
-import concurrent.futures
 import os
 import random
 import re
@@ -23,11 +22,10 @@ import subprocess
 import sys
 import threading
 import time
-import traceback
 
 from socklab import run, start_server, recv_line
-from servertest import model_traits, oneshot_models, short, skip_oneshot, \
-    unavailable
+import servertest
+from servertest import model_traits
 
 # One session at a time (servers/iterative.c): nothing can run beside a
 # session, so the canary runs after each case instead of during it.
@@ -63,29 +61,16 @@ def expected(line):
 
 # ---- one model's results, printed in order --------------------------------
 
-class Rec:
-    """TAP results of one model, kept until they can be printed in
-    order: lines from models run in parallel must not interleave."""
+class Rec(servertest.Rec):
+    """servertest's record, whose diag lines name the model, and which
+    keeps measured figures."""
 
     def __init__(self, model):
-        self.model = model
-        self.items = []
+        super().__init__(model)
         self.figures = []
 
-    def ok(self, cond, name, diag=()):
-        self.items.append((bool(cond), "%s: %s" % (self.model, name), None,
-                           [] if cond else list(diag)))
-        return bool(cond)
-
-    def is_(self, got, exp, name):
-        return self.ok(got == exp, name, ["     got: %s" % short(got),
-                                          "expected: %s" % short(exp)])
-
-    def skip(self, name, why):
-        self.items.append((True, "%s: %s" % (self.model, name), why, []))
-
     def diag(self, msg):
-        self.items.append((None, "%s: %s" % (self.model, msg), None, []))
+        super().diag("%s: %s" % (self.model, msg))
 
     def figure(self, key, value):
         """A measured number, printed as a diag line "figure MODEL KEY
@@ -94,50 +79,9 @@ class Rec:
         self.diag("figure %s %s" % (key, value))
 
 
-def report(t, rec):
-    for cond, name, why, diag in rec.items:
-        if cond is None:
-            t.diag(name)
-        elif why is not None:
-            t.skip(name, why)
-        else:
-            t.ok(cond, name)
-            for d in diag:
-                t.diag(d)
-            if not cond:    # prove shows stderr without -v
-                sys.stderr.write("# not ok: %s\n" % name + "".join(
-                    "#   %s\n" % d for d in diag))
-                sys.stderr.flush()
-
-
 def per_model(t, names, fn, parallel=1):
-    """fn(rec, model) for every model, `parallel` at a time; the TAP lines
-    come out in model order.  An exception is one failed test.  One-shot
-    models skip it (servertest.skip_oneshot)."""
-    oneshot = oneshot_models()
-    off = unavailable()
-
-    def guarded(m):
-        rec = Rec(m)
-        if m in off:
-            rec.skip(fn.__name__, "unavailable here: " + off[m])
-            return rec
-        if skip_oneshot(rec, m, fn, oneshot):
-            return rec
-        try:
-            fn(rec, m)
-        except Exception:
-            rec.ok(False, "%s ran without an exception" % fn.__name__,
-                   traceback.format_exc().splitlines())
-        return rec
-    with concurrent.futures.ThreadPoolExecutor(max_workers=parallel) as ex:
-        futs = [ex.submit(guarded, m) for m in names]
-        recs = []
-        for f in futs:
-            rec = f.result()
-            report(t, rec)
-            recs.append(rec)
-    return recs
+    """servertest.per_model, one model at a time unless told."""
+    return servertest.per_model(t, names, fn, parallel, Rec)
 
 
 # ---- the server under test -------------------------------------------------
