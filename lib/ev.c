@@ -20,7 +20,7 @@
 #include "clock.h"
 #include "ev.h"
 
-#define EV_MAXEVENTS	256	/* events taken per epoll_wait */
+#define EV_MAXEVENTS	256	/* events taken per epoll_pwait */
 
 struct ev_file {
 	ev_io_fn	*fn;		/* NULL: not watched */
@@ -36,6 +36,8 @@ struct ev_loop {
 	struct ev_timer		*timers;	/* earliest first */
 	long long		 now;
 	int			 stop;
+	sigset_t		 sleep_mask;
+	int			 has_mask;
 };
 
 struct ev_loop *
@@ -272,6 +274,13 @@ run_timers(struct ev_loop *l)
 	}
 }
 
+void
+ev_sigmask(struct ev_loop *l, const sigset_t *mask)
+{
+	l->sleep_mask = *mask;
+	l->has_mask = 1;
+}
+
 int
 ev_run(struct ev_loop *l)
 {
@@ -280,7 +289,8 @@ ev_run(struct ev_loop *l)
 	l->stop = 0;
 	l->now = clock_ms();
 	while (!l->stop) {
-		n = epoll_wait(l->epfd, l->events, EV_MAXEVENTS, timeout(l));
+		n = epoll_pwait(l->epfd, l->events, EV_MAXEVENTS, timeout(l),
+		    l->has_mask ? &l->sleep_mask : NULL);
 		if (n == -1 && errno != EINTR)
 			return -1;
 		l->now = clock_ms();

@@ -11,6 +11,7 @@
 #ifndef SOCKLAB_EV_H
 #define SOCKLAB_EV_H
 
+#include <signal.h>
 #include <stddef.h>
 
 #define EV_READ		0x1
@@ -65,5 +66,10 @@ long long	ev_now(const struct ev_loop *);
  * failed. */
 int	ev_run(struct ev_loop *);
 void	ev_stop(struct ev_loop *);
+
+/* While the loop sleeps, and only then, the thread's signal mask is
+ * *mask (epoll_pwait): a caller that blocks its signals otherwise takes
+ * them only there.  Without it, the mask stays as it is. */
+void	ev_sigmask(struct ev_loop *, const sigset_t *mask);
 
 #endif

@@ -2,13 +2,15 @@
  * server.c - what the backends share: the stop flag, waiting to accept,
  * and the per-session loop of the blocking designs.
  */
-#define _GNU_SOURCE		/* pipe2 */
+#define _GNU_SOURCE		/* pipe2, ppoll, signalfd */
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -33,10 +35,8 @@ server_stop_fd(void)
 }
 
 static void
-on_stop(int sig)
+stop_on(int sig)
 {
-	int saved = errno;
-
 	/*
 	 * The first SIGTERM/SIGINT stops accepting and gives sessions in
 	 * flight drain_sec to finish; the alarm, or a second signal, ends
@@ -54,6 +54,14 @@ on_stop(int sig)
 	/* Wake whoever polls the pipe; a full pipe is already awake. */
 	if (write(stop_pipe[1], "x", 1) == -1)
 		(void)0;
+}
+
+static void
+on_stop(int sig)
+{
+	int saved = errno;
+
+	stop_on(sig);
 	errno = saved;
 }
 
@@ -134,7 +142,55 @@ server_ready(int lfd, const struct server_opts *o)
 }
 
 int
-server_wait_accept(int lfd)
+server_block_stops(sigset_t *old)
+{
+	sigset_t stops;
+	int rc;
+
+	sigemptyset(&stops);
+	sigaddset(&stops, SIGTERM);
+	sigaddset(&stops, SIGINT);
+	sigaddset(&stops, SIGALRM);
+	sigaddset(&stops, SIGHUP);
+	if ((rc = pthread_sigmask(SIG_BLOCK, &stops, old)) != 0) {
+		log_err("pthread_sigmask: %s", strerror(rc));
+		errno = rc;
+		return -1;
+	}
+	return 0;
+}
+
+int
+server_signal_fd(void)
+{
+	sigset_t stops, old;
+	int fd;
+
+	if (server_block_stops(&old) == -1)
+		return -1;
+	if (pthread_sigmask(SIG_BLOCK, NULL, &stops) != 0 ||
+	    (fd = signalfd(-1, &stops, SFD_NONBLOCK | SFD_CLOEXEC)) == -1) {
+		log_err("signalfd: %s", strerror(errno));
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		return -1;
+	}
+	return fd;
+}
+
+void
+server_take_signals(int fd)
+{
+	struct signalfd_siginfo si;
+
+	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGHUP && server_pid == 0)
+			continue;	/* ignored at start (nohup) */
+		stop_on(si.ssi_signo == SIGHUP ? SIGTERM : (int)si.ssi_signo);
+	}
+}
+
+static int
+wait_accept(int lfd, const sigset_t *mask)
 {
 	struct pollfd pfd[2];
 	int rc;
@@ -146,7 +202,7 @@ server_wait_accept(int lfd)
 	for (;;) {
 		if (server_stop)
 			return 0;
-		rc = poll(pfd, stop_pipe[0] == -1 ? 1 : 2, -1);
+		rc = ppoll(pfd, stop_pipe[0] == -1 ? 1 : 2, NULL, mask);
 		if (rc == -1 && errno == EINTR)
 			continue;
 		if (rc == -1)
@@ -156,6 +212,21 @@ server_wait_accept(int lfd)
 		if (pfd[0].revents)
 			return 1;
 	}
+}
+
+int
+server_wait_accept(int lfd)
+{
+	sigset_t old;
+	int rc, err;
+
+	if (server_block_stops(&old) == -1)
+		return -1;
+	rc = wait_accept(lfd, &old);
+	err = errno;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	errno = err;
+	return rc;
 }
 
 /*

@@ -6,6 +6,8 @@
  * only adds the stop signal to the loop.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -36,6 +38,7 @@ serve_epoll(int lfd, const struct server_opts *o)
 {
 	char err[NET_ERR_LEN];
 	struct evs *es;
+	sigset_t old;
 	int rc;
 
 	if ((es = evs_new(lfd, o, NULL, err, sizeof(err))) == NULL) {
@@ -49,11 +52,14 @@ serve_epoll(int lfd, const struct server_opts *o)
 		evs_free(es);
 		return -1;
 	}
-	if (server_ready(lfd, o) == -1) {
+	if (server_ready(lfd, o) == -1 || server_block_stops(&old) == -1) {
 		evs_free(es);
 		return -1;
 	}
+	/* The stop signals come in only while the loop sleeps. */
+	ev_sigmask(evs_loop(es), &old);
 	rc = evs_run(es);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	evs_free(es);		/* the stop pipe stays: it is not ours */
 	return rc;
 }

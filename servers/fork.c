@@ -5,14 +5,16 @@
  * socket at once, or the client would never see the connection end.
  * SIGCHLD reaps every child as it exits, so no zombie outlives a moment.
  */
-#define _GNU_SOURCE		/* prctl */
+#define _GNU_SOURCE		/* prctl, ppoll */
 #include <sys/prctl.h>
 #include <sys/wait.h>
 
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -83,9 +85,16 @@ child(int lfd, int fd, const char *addr, const struct server_opts *o,
 static void
 drain(void)
 {
+	struct timespec tick = { 0, 100000000 };
+	sigset_t old;
+
+	/* The stop signals come in only inside the ppoll(). */
+	if (server_block_stops(&old) == -1)
+		return;
 	while (children > 0 && server_stop < 2)
-		if (poll(NULL, 0, 100) == -1 && errno != EINTR)
+		if (ppoll(NULL, 0, &tick, &old) == -1 && errno != EINTR)
 			break;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 int

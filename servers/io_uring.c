@@ -122,6 +122,7 @@ struct uring {
 	int		 recycled;	/* buffers given back this turn */
 	long long	 now;
 	long long	 sweep_at;
+	int		 sigfd;		/* the stop signals (server_signal_fd) */
 };
 
 static uint64_t
@@ -426,18 +427,16 @@ arm_stop(struct uring *u)
 	struct io_uring_sqe *sqe;
 
 	if (server_stop < 2 && (sqe = get_sqe(u, NULL, OP_STOP)) != NULL)
-		io_uring_prep_poll_add(sqe, server_stop_fd(), POLLIN);
+		io_uring_prep_poll_add(sqe, u->sigfd, POLLIN);
 }
 
 /* Level 1: refuse new clients, let sessions finish; 2: end them now. */
 static void
 on_stop(struct uring *u)
 {
-	char b[64];
 	struct conn *c;
 
-	while (read(server_stop_fd(), b, sizeof(b)) > 0)
-		continue;
+	server_take_signals(u->sigfd);
 	if (server_stop >= 1 && u->lfd != -1) {
 		/* shutdown() wakes the accept in flight, which holds the
 		 * socket open past close(). */
@@ -538,15 +537,13 @@ submit_and_wait(struct uring *u)
 	if (u->lfd != -1 && u->pause_until > u->now &&
 	    (due == 0 || u->pause_until < due))
 		due = u->pause_until;
-	if (due == 0)
-		rc = io_uring_submit_and_wait(&u->ring, 1);
-	else {
+	if (due != 0) {
 		ms = due > u->now ? due - u->now : 0;
 		ts.tv_sec = ms / 1000;
 		ts.tv_nsec = (ms % 1000) * 1000000;
-		rc = io_uring_submit_and_wait_timeout(&u->ring, &cqe, 1, &ts,
-		    NULL);
 	}
+	rc = io_uring_submit_and_wait_timeout(&u->ring, &cqe, 1,
+	    due != 0 ? &ts : NULL, NULL);
 	if (rc < 0 && rc != -ETIME && rc != -EINTR) {
 		errno = -rc;
 		return -1;
@@ -557,7 +554,10 @@ submit_and_wait(struct uring *u)
 static int
 run(struct uring *u)
 {
-	arm_stop(u);
+	if (server_stop)	/* came before the signalfd */
+		on_stop(u);
+	else
+		arm_stop(u);
 	while (!(u->stopping && u->nconns == 0)) {
 		arm_accept(u);
 		if (submit_and_wait(u) == -1) {
@@ -661,11 +661,16 @@ serve_io_uring(int lfd, const struct server_opts *o)
 	}
 	u->o = o;
 	u->lfd = lfd;
+	u->sigfd = -1;
 	u->now = clock_ms();
-	if ((rc = setup(u, err, sizeof(err))) == -1)
+	rc = -1;
+	if (setup(u, err, sizeof(err)) == -1)
 		log_err("io_uring: %s", err);
-	else if ((rc = server_ready(lfd, o)) == 0)
+	else if ((u->sigfd = server_signal_fd()) != -1 &&
+	    server_ready(lfd, o) == 0)
 		rc = run(u);
+	if (u->sigfd != -1)
+		close(u->sigfd);
 	teardown(u);
 	return rc;
 }

@@ -7,9 +7,13 @@
  * Waiting clients wait in the kernel's listen queue and nobody is told
  * "busy"; --max-clients M below N only starts min(N, M) threads.
  */
+#define _GNU_SOURCE		/* ppoll */
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <string.h>
+#include <time.h>
 
 #include "acceptlock.h"
 #include "log.h"
@@ -34,18 +38,24 @@ next_accepted(struct thread_pool *p, char *addr)
 static int
 wait_stop(struct thread_pool *p)
 {
+	struct timespec tick = { 0, 100000000 };
 	struct pollfd pfd;
+	sigset_t old;
 
 	(void)p;
 	pfd.fd = server_stop_fd();
 	pfd.events = POLLIN;
+	/* The stop signals come in only inside the ppoll(). */
+	if (server_block_stops(&old) == -1)
+		return 0;
 	while (!server_stop)
 		/* Without the pipe, look at the flag every 100 ms. */
-		if (poll(&pfd, pfd.fd == -1 ? 0 : 1, pfd.fd == -1 ? 100 : -1)
-		    == -1 && errno != EINTR) {
-			log_err("poll: %s", strerror(errno));
-			return 0;
+		if (ppoll(&pfd, pfd.fd == -1 ? 0 : 1, pfd.fd == -1 ? &tick :
+		    NULL, &old) == -1 && errno != EINTR) {
+			log_err("ppoll: %s", strerror(errno));
+			break;
 		}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return 0;
 }
 

@@ -10,7 +10,7 @@
  * of server.c cannot do it, as the first worker to read it would
  * swallow the wake-up.  --max-clients counts the sessions of all.
  */
-#define _GNU_SOURCE		/* pipe2, NI_MAXHOST, pthread_setname_np */
+#define _GNU_SOURCE		/* pipe2, ppoll, NI_MAXHOST, pthread_setname_np */
 #include <sys/socket.h>
 
 #include <errno.h>
@@ -169,7 +169,8 @@ order(struct loop_thread *ws, int n, int level)
  * ends before any stop has failed: the others are ended too.
  */
 static int
-supervise(struct loop_thread *ws, int n, int done_fd, int failed)
+supervise(struct loop_thread *ws, int n, int done_fd, int failed,
+    const sigset_t *mask)
 {
 	struct pollfd pfd[2];
 	int left = 0, i, level = 0;
@@ -185,10 +186,10 @@ supervise(struct loop_thread *ws, int n, int done_fd, int failed)
 	pfd[1].fd = done_fd;
 	pfd[1].events = POLLIN;
 	while (left > 0) {
-		if (poll(pfd, 2, -1) == -1) {
+		if (ppoll(pfd, 2, NULL, mask) == -1) {
 			if (errno == EINTR)
 				continue;
-			log_err("poll: %s", strerror(errno));
+			log_err("ppoll: %s", strerror(errno));
 			order(ws, n, 2);
 			return -1;	/* the caller joins them */
 		}
@@ -214,6 +215,7 @@ serve_reuseport(int lfd, const struct server_opts *o)
 {
 	char host[NI_MAXHOST], port[NI_MAXSERV];
 	struct loop_thread *ws;
+	sigset_t old;
 	int done[2], failed = 0, i, n = o->workers, rc, first = lfd;
 
 	if (bound_to(lfd, host, sizeof(host), port, sizeof(port)) == -1) {
@@ -238,7 +240,13 @@ serve_reuseport(int lfd, const struct server_opts *o)
 	/* Only supervise() orders a worker to close its listener. */
 	if (!failed)
 		failed = server_ready(first, o) == -1;
-	rc = supervise(ws, n, done[0], failed);
+	/* The stop signals come in only inside supervise()'s ppoll(). */
+	if (server_block_stops(&old) == -1) {
+		failed = 1;
+		sigemptyset(&old);
+	}
+	rc = supervise(ws, n, done[0], failed, &old);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	for (i = 0; i < n; i++) {
 		if (ws[i].running) {
 			pthread_join(ws[i].tid, NULL);
