@@ -1,4 +1,4 @@
-"""report.py: report.md's frame (the workload paragraph, the models,
+"""report.md's frame (the workload paragraph, the models,
 the notes, the machine, the plots, the files); the tables are in
 tables.py, the headline and hyperfine in headline.py."""
 
