@@ -9,7 +9,7 @@
     run       the orchestration: the plan, the rounds, one loadgen run
     refs      the references: the floors, iperf3, hyperfine, --one
     collate   the rounds made into representatives, floors and a ranking
-    figures   plotdata/ and the gnuplot SVGs
+    plots     plotdata/ and the gnuplot SVGs
     report    report.md: the frame; tables and headline: its sections
     fmt       how numbers are printed
     cli       the options and main()

@@ -8,7 +8,7 @@ import time
 
 import rank
 
-from . import columns, figures
+from . import columns, plots
 from .collate import Collate
 from .conf import (BULK, BULK_PIPELINE, LINE_BYTES, REDIS_REQUEST,
                    REDIS_REQUEST_BYTES, log, warmup_for, warn)
@@ -271,7 +271,7 @@ class Bench(Collate, Refs):
         self.rewrite_runs()
         columns.write_csv(os.path.join(self.out, "summary.csv"),
                           self.all_runs)
-        figures.write_plots(self)
+        plots.write_plots(self)
         self.loadavg.append(loadavg())
         self.phases.append(("outputs", time.monotonic() - start -
                             sum(x for _, x in self.phases)))
