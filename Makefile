@@ -175,6 +175,12 @@ bench: deps all
 	python3 bench/bench.py $(if $(filter-out 0 no,$(QUICK)),--quick) --bin $(CURDIR)/$(BIN) \
 	    $(BENCH_ARGS)
 
+# make bench-glossary: the table of every bench figure in results/README.md,
+# from bench/socklab_bench/columns.py (tests/bench-columns.t checks it).
+.PHONY: bench-glossary
+bench-glossary:
+	python3 bench/bench.py --glossary
+
 # make bench-compare results/A results/B (or A=... B=...): the pairs of
 # models that one run ranks strictly one way and the other strictly the
 # other way, and the ties per load (bench/rank.py; exit 1 if any pair is

@@ -19,7 +19,10 @@ import xml.etree.ElementTree as ET
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(HERE, "lib"))
+sys.path.insert(0, os.path.join(REPO, "bench"))
 from socklab import TAP, bin, have, run, start_server
+
+from socklab_bench import columns  # the one list of figures
 
 t = TAP()
 for prog in ("server", "loadgen", "pingpong"):
@@ -255,11 +258,20 @@ except OSError:
 t.is_(len(rows), ROUNDS * (len(runs) + len(extra) * (len(labels) + 1) +
                            len(pick) + nfloor + (1 if redis else 0)),
       "summary.csv has a row per loadgen run")
-need = ["target", "label", "sessions", "rps", "p50_us", "p99_us",
-        "p99.9_us", "connect_p99_us", "cpu_us_per_request",
-        "mem_pss_kb_per_session", "sessions_replied"]
-t.ok(rows and all(c in rows[0] for c in need),
-     "summary.csv has the columns %s" % ", ".join(need))
+need = [c.key for c in columns.CSV]
+t.ok(rows and list(rows[0]) == need,
+     "summary.csv's header is the CSV figures of columns.py, in order (%d)"
+     % len(need))
+t.ok(rows and all(r["target"] and r["label"] and r["rps"] for r in rows),
+     "every row names its target and load and has a throughput")
+rep_rows = [r for r in rows if r["target"] == "thread" and
+            r["label"] == "c10" and r["representative"] == "1"]
+jt = runs.get(("thread", "c10"))
+want = [str(c.csv_value(columns.Run(jt))) for c in columns.CSV] if jt else []
+t.ok(len(rep_rows) == 1 and list(rep_rows[0].values()) == want and
+     rep_rows[0]["mem_pss_kb"] and rep_rows[0]["cpu_us_per_request"],
+     "thread's c10 row holds each figure as columns.py computes it from "
+     "the run's JSON, memory and CPU included")
 
 # ranking.csv: a row per ranked load and model; ties share a rank.
 try:
@@ -319,11 +331,30 @@ try:
         rep = f.read()
 except OSError:
     rep = ""
-for sec in ("## Machine", "## Headline", "## Throughput", "## Latency",
+lat = columns.table("latency")
+for sec in ("## Machine", "## Headline", "## Throughput",
+            "## Latency (%s)" % " / ".join(c.head() for c in lat),
             "## Server CPU per request and memory per session",
             "## Connect time", "## The whole fixed workload, timed by "
             "hyperfine", "## Plots"):
     t.ok(sec in rep, "report.md has '%s'" % sec)
+
+
+def head_row(*cells):
+    return "| " + " | ".join(cells) + " |"
+
+
+heads = {
+    "connect": head_row("model", "run", *(c.head() for c in
+                                          columns.table("connect"))),
+    "cpu and mem": head_row("model", *([c.head(label=x) for x in labels
+                                        for c in columns.table("cpu")] +
+                                       [c.head(top="c10") for c in
+                                        columns.table("mem")])),
+}
+for name, h in heads.items():
+    t.ok(h in rep, "report.md's %s table has the columns.py headers: %s"
+         % (name, h))
 row = re.search(r"\n\| c10 \| (1\. [^|]*) \|", rep)
 # "1. a, b (within noise); 3. c": {rank: ([models], within noise?)}
 groups = {}
