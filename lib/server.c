@@ -2,7 +2,8 @@
  * server.c - what the backends share: the stop flag, waiting to accept,
  * and the per-session loop of the blocking designs.
  */
-#define _GNU_SOURCE		/* pipe2 */
+#define _GNU_SOURCE		/* pipe2, prctl */
+#include <sys/prctl.h>
 #include <sys/socket.h>
 
 #include <errno.h>
@@ -111,6 +112,89 @@ server_signals(int drain)
 	if (sigaction(SIGPIPE, &sa, NULL) == -1)
 		return -1;
 	return 0;
+}
+
+/*
+ * A worker process (prefork's, --procs'): its parent owns the shutdown
+ * and the drain clock.  SIGTERM stops accepting, once (the same SIGTERM
+ * sent to the whole process group must not end sessions early);
+ * SIGALRM, the parent's "drain over", ends the sessions now, and shuts
+ * the blocking session down (server_worker_session) so that no poll()
+ * about to start can miss it.  Both wake the stop pipe, which is the
+ * worker's own: a pipe shared with its siblings would give one worker's
+ * wake-up to another.
+ */
+static volatile sig_atomic_t worker_fd = -1;
+
+static void
+on_worker_signal(int sig)
+{
+	int saved = errno;
+
+	if (sig == SIGALRM) {
+		server_stop = 2;
+		if (worker_fd != -1)
+			(void)shutdown(worker_fd, SHUT_RDWR);
+	} else if (server_stop == 0)
+		server_stop = 1;
+	if (write(stop_pipe[1], "x", 1) == -1)
+		(void)0;
+	errno = saved;
+}
+
+int
+server_worker_signals(pid_t parent, const sigset_t *mask)
+{
+	struct sigaction sa;
+
+	/* Never outlive the parent, even if it is killed with SIGKILL. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != parent)
+		return -1;
+	if (stop_pipe[0] != -1) {
+		close(stop_pipe[0]);
+		close(stop_pipe[1]);
+	}
+	if (pipe2(stop_pipe, O_CLOEXEC | O_NONBLOCK) == -1)
+		return -1;
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	/* No SA_RESTART: the signal must interrupt accept() and poll(). */
+	sa.sa_handler = on_worker_signal;
+	if (sigaction(SIGTERM, &sa, NULL) == -1 ||
+	    sigaction(SIGALRM, &sa, NULL) == -1)
+		return -1;
+	/* Ctrl-C and a hang-up reach the whole group: the parent decides. */
+	sa.sa_handler = SIG_IGN;
+	if (sigaction(SIGINT, &sa, NULL) == -1 ||
+	    sigaction(SIGHUP, &sa, NULL) == -1)
+		return -1;
+	sa.sa_handler = SIG_DFL;
+	if (sigaction(SIGCHLD, &sa, NULL) == -1)
+		return -1;
+	return sigprocmask(SIG_SETMASK, mask, NULL);
+}
+
+void
+server_worker_session(int fd)
+{
+	worker_fd = fd;
+}
+
+/* Where this process counts the sessions it admits: its own counter,
+ * or a supervisor's slot in memory the parent sees. */
+static _Atomic unsigned long own_count;
+static _Atomic unsigned long *session_count = &own_count;
+
+void
+server_count_into(_Atomic unsigned long *counter)
+{
+	session_count = counter ? counter : &own_count;
+}
+
+void
+server_admitted(void)
+{
+	atomic_fetch_add_explicit(session_count, 1, memory_order_relaxed);
 }
 
 void

@@ -11,6 +11,8 @@
 #ifndef SOCKLAB_SERVER_H
 #define SOCKLAB_SERVER_H
 
+#include <sys/types.h>
+
 #include <signal.h>
 #include <stddef.h>
 
@@ -84,6 +86,28 @@ int	server_stop_fd(void);
  * is nothing to reopen), unless it was ignored at start (nohup).  0 or
  * -1. */
 int	server_signals(int drain);
+
+/*
+ * In a worker process of a supervising parent (lib/supervise.h), in
+ * place of server_signals(): die with the parent (PR_SET_PDEATHSIG; -1
+ * if it is gone already), a stop pipe of its own, SIGTERM a stop at
+ * level 1 (never more: the parent's SIGALRM says when the drain is
+ * over, level 2), SIGINT and SIGHUP ignored, SIGCHLD to its default;
+ * then the signal mask becomes mask.  0 or -1.
+ */
+int	server_worker_signals(pid_t parent, const sigset_t *mask);
+/* The connection a blocking worker serves (-1: none), shut down at the
+ * hard stop from the handler, so that its poll() cannot miss it. */
+void	server_worker_session(int fd);
+
+/*
+ * Every model calls server_admitted() for each session it admits.  The
+ * count goes to counter (NULL: a counter of the process's own), which a
+ * supervisor points into memory it shares with the worker, so that it
+ * can say how many sessions each process served.
+ */
+void	server_count_into(_Atomic unsigned long *counter);
+void	server_admitted(void);
 
 /*
  * Print the "listening on ADDR:PORT (model M, backlog B)" line.  serve()
