@@ -125,6 +125,7 @@ server_signals(int drain)
  * wake-up to another.
  */
 static volatile sig_atomic_t worker_fd = -1;
+static int in_worker;
 
 static void
 on_worker_signal(int sig)
@@ -156,6 +157,7 @@ server_worker_signals(pid_t parent, const sigset_t *mask)
 	}
 	if (pipe2(stop_pipe, O_CLOEXEC | O_NONBLOCK) == -1)
 		return -1;
+	in_worker = 1;
 	memset(&sa, 0, sizeof(sa));
 	sigemptyset(&sa.sa_mask);
 	/* No SA_RESTART: the signal must interrupt accept() and poll(). */
@@ -208,6 +210,8 @@ server_ready(int lfd, const struct server_opts *o)
 {
 	char addr[NET_ADDR_LEN];
 
+	if (in_worker)
+		return 0;
 	if (net_local_addr(lfd, addr, sizeof(addr)) == -1) {
 		log_err("getsockname: %s", strerror(errno));
 		return -1;

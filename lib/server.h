@@ -34,6 +34,7 @@ struct server_opts {
 	int		 drain;		/* seconds sessions get after SIGTERM */
 	int		 workers;	/* pooled models */
 	int		 accept_lock;	/* prefork: lock around accept() */
+	int		 procs;		/* --procs: worker processes; 0 = none */
 	int		 quiet;
 };
 
@@ -68,6 +69,10 @@ struct model {
 #define MODEL_EVENT	0x20	/* sessions on event loops, readiness
 				   (evsession.h) or completion (io_uring) */
 #define MODEL_ACCEPT_LOCK 0x40	/* takes --accept-lock */
+#define MODEL_PROCS	0x80	/* takes --procs (servers/procs.c) */
+#define MODEL_ONE_TABLE	0x100	/* every session holds a descriptor of
+				   one process, --max-clients at most:
+				   RLIMIT_NOFILE bounds them */
 
 /*
  * 1 after SIGTERM/SIGINT: stop accepting, let sessions finish.  2 when
@@ -93,7 +98,8 @@ int	server_signals(int drain);
  * if it is gone already), a stop pipe of its own, SIGTERM a stop at
  * level 1 (never more: the parent's SIGALRM says when the drain is
  * over, level 2), SIGINT and SIGHUP ignored, SIGCHLD to its default;
- * then the signal mask becomes mask.  0 or -1.
+ * then the signal mask becomes mask.  server_ready() says nothing in a
+ * worker: the parent announces.  0 or -1.
  */
 int	server_worker_signals(pid_t parent, const sigset_t *mask);
 /* The connection a blocking worker serves (-1: none), shut down at the
