@@ -283,7 +283,7 @@ watch(struct sup *p, int wait, const sigset_t *mask)
 }
 
 int
-sup_run(struct sup *p, int lfd, int own_listeners, const struct server_opts *o)
+sup_run(struct sup *p, int lfd, const struct server_opts *o)
 {
 	struct sigaction sa, oldsa;
 	sigset_t block, old;
@@ -312,8 +312,8 @@ sup_run(struct sup *p, int lfd, int own_listeners, const struct server_opts *o)
 		rc = -1;
 	} else
 		rc = server_ready(lfd, o);
-	if (own_listeners) {
-		close(lfd);	/* the first worker has it */
+	if (p->ops->announced != NULL) {
+		p->ops->announced(lfd, p->arg);
 		lfd = -1;
 	}
 	if (rc == 0)

@@ -36,6 +36,12 @@ struct sup_ops {
 	/* In worker i, its signals set up and its sessions counted in its
 	   slot (server_admitted): serve, and return its exit status. */
 	int	(*work)(int i, void *arg);
+	/* NULL: lfd is the workers' shared listener (prefork), which the
+	   parent shuts down at the stop, waking every worker in accept()
+	   and refusing new clients.  Else each worker has a listener of its
+	   own (--procs), and this takes lfd once the parent has announced
+	   it (or failed to start). */
+	void	(*announced)(int lfd, void *arg);
 };
 
 /* n slots, in memory the workers share with the parent.  NULL after
@@ -45,13 +51,8 @@ void		 sup_free(struct sup *);
 
 /*
  * Start every worker, say "listening on" for lfd, supervise until a
- * stop, drain and reap them all, report.  lfd is the workers' shared
- * listener (prefork): the parent shuts it down at the stop, which wakes
- * every worker in accept() and refuses new clients; or, with own_listeners
- * (--procs), the first worker's listener among the ones each worker has
- * of its own: closed once announced.  0, or -1 after logging.
+ * stop, drain and reap them all, report.  0, or -1 after logging.
  */
-int	sup_run(struct sup *, int lfd, int own_listeners,
-	    const struct server_opts *);
+int	sup_run(struct sup *, int lfd, const struct server_opts *);
 
 #endif

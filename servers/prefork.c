@@ -66,7 +66,7 @@ work(int i, void *arg)
 int
 serve_prefork(int lfd, const struct server_opts *o)
 {
-	static const struct sup_ops ops = { NULL, NULL, work };
+	static const struct sup_ops ops = { NULL, NULL, work, NULL };
 	struct prefork pf = { lfd, NULL, o };
 	struct sup *p;
 	int n = o->workers, rc;
@@ -79,7 +79,7 @@ serve_prefork(int lfd, const struct server_opts *o)
 		close(lfd);
 		return -1;
 	}
-	rc = sup_run(p, lfd, 0, o);
+	rc = sup_run(p, lfd, o);
 	sup_free(p);
 	acceptlock_free(pf.lock);
 	return rc;

@@ -41,7 +41,7 @@ struct procs {
 	const struct model *m;
 	struct server_opts share;	/* what each worker may hold */
 	char		 host[NI_MAXHOST], port[NI_MAXSERV];
-	int		 lfd;		/* main.c's listener */
+	int		 lfd;		/* main.c's listener, until announced */
 	int		 first;		/* the same, until the first worker
 					   takes it */
 	int		 fd;		/* the listener of the slot forking */
@@ -69,8 +69,8 @@ prepare(int i, void *arg)
 	return 0;
 }
 
-/* The worker has its listener now; the parent keeps none but the first
- * (sup_run closes it once announced). */
+/* The worker has its listener now: the parent keeps none but main.c's,
+ * until it has announced it. */
 static void
 forked(int i, void *arg)
 {
@@ -82,19 +82,32 @@ forked(int i, void *arg)
 	ps->fd = -1;
 }
 
+static void
+announced(int lfd, void *arg)
+{
+	struct procs *ps = arg;
+
+	close(lfd);
+	ps->lfd = -1;
+}
+
 static int
 work(int i, void *arg)
 {
 	struct procs *ps = arg;
 
 	(void)i;
+	/* Forked before the announcement, a worker has main.c's listener
+	 * too: it must close with the first worker, not live on here. */
+	if (ps->lfd != -1 && ps->fd != ps->lfd)
+		close(ps->lfd);
 	return ps->m->serve(ps->fd, &ps->share) == 0 ? 0 : 1;
 }
 
 int
 serve_procs(const struct model *m, int lfd, const struct server_opts *o)
 {
-	static const struct sup_ops ops = { prepare, forked, work };
+	static const struct sup_ops ops = { prepare, forked, work, announced };
 	struct procs ps;
 	struct sup *p;
 	int n = o->procs, rc;
@@ -114,7 +127,7 @@ serve_procs(const struct model *m, int lfd, const struct server_opts *o)
 		close(lfd);
 		return -1;
 	}
-	rc = sup_run(p, lfd, 1, o);
+	rc = sup_run(p, lfd, o);
 	sup_free(p);
 	return rc;
 }
