@@ -558,7 +558,9 @@ on_accept(struct ev_loop *loop, int lfd, int ready, void *arg)
 			log_err("cannot serve %s: %s", addr, strerror(errno));
 			atomic_fetch_sub(&es->shared->sessions, 1);
 			server_busy(fd);
+			continue;
 		}
+		server_admitted();
 	}
 }
 

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "net.h"
 
 static void
@@ -322,6 +323,26 @@ net_local_addr(int fd, char *out, size_t n)
 	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
 		return -1;
 	net_format_addr((struct sockaddr *)&ss, len, out, n);
+	return 0;
+}
+
+int
+net_bound(int lfd, char *host, size_t hostlen, char *port, size_t portlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int rc;
+
+	if (getsockname(lfd, (struct sockaddr *)&ss, &len) == -1) {
+		log_err("getsockname: %s", strerror(errno));
+		return -1;
+	}
+	rc = getnameinfo((struct sockaddr *)&ss, len, host, (socklen_t)hostlen,
+	    port, (socklen_t)portlen, NI_NUMERICHOST | NI_NUMERICSERV);
+	if (rc != 0) {
+		log_err("getnameinfo: %s", gai_strerror(rc));
+		return -1;
+	}
 	return 0;
 }
 

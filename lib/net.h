@@ -67,4 +67,10 @@ void	net_format_addr(const struct sockaddr *, socklen_t, char *, size_t);
 int	net_local_addr(int fd, char *, size_t);
 int	net_peer_addr(int fd, char *, size_t);
 
+/* The address lfd is bound to, as the numeric strings net_listen()
+ * takes: with --port 0, more SO_REUSEPORT listeners must bind the port
+ * the kernel chose.  0, or -1 after logging. */
+int	net_bound(int lfd, char *host, size_t hostlen, char *port,
+	    size_t portlen);
+
 #endif

@@ -2,7 +2,8 @@
  * server.c - what the backends share: the stop flag, waiting to accept,
  * and the per-session loop of the blocking designs.
  */
-#define _GNU_SOURCE		/* pipe2, ppoll, signalfd */
+#define _GNU_SOURCE		/* pipe2, ppoll, prctl, signalfd */
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 
@@ -121,6 +122,97 @@ server_signals(int drain)
 	return 0;
 }
 
+/*
+ * A worker process (prefork's, --procs'): its parent owns the shutdown
+ * and the drain clock.  SIGTERM stops accepting, once (the same SIGTERM
+ * sent to the whole process group must not end sessions early);
+ * SIGALRM, the parent's "drain over", ends the sessions now, and shuts
+ * the blocking session down (server_worker_session) so that no poll()
+ * about to start can miss it.  Both wake the stop pipe, which is the
+ * worker's own: a pipe shared with its siblings would give one worker's
+ * wake-up to another.
+ */
+static volatile sig_atomic_t worker_fd = -1;
+static int in_worker;
+
+static void
+worker_stop_on(int sig)
+{
+	if (sig == SIGALRM) {
+		server_stop = 2;
+		if (worker_fd != -1)
+			(void)shutdown(worker_fd, SHUT_RDWR);
+	} else if (server_stop == 0)
+		server_stop = 1;
+	if (write(stop_pipe[1], "x", 1) == -1)
+		(void)0;
+}
+
+static void
+on_worker_signal(int sig)
+{
+	int saved = errno;
+
+	worker_stop_on(sig);
+	errno = saved;
+}
+
+int
+server_worker_signals(pid_t parent, const sigset_t *mask)
+{
+	struct sigaction sa;
+
+	/* Never outlive the parent, even if it is killed with SIGKILL. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != parent)
+		return -1;
+	if (stop_pipe[0] != -1) {
+		close(stop_pipe[0]);
+		close(stop_pipe[1]);
+	}
+	if (pipe2(stop_pipe, O_CLOEXEC | O_NONBLOCK) == -1)
+		return -1;
+	in_worker = 1;
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	/* No SA_RESTART: the signal must interrupt accept() and poll(). */
+	sa.sa_handler = on_worker_signal;
+	if (sigaction(SIGTERM, &sa, NULL) == -1 ||
+	    sigaction(SIGALRM, &sa, NULL) == -1)
+		return -1;
+	/* Ctrl-C and a hang-up reach the whole group: the parent decides. */
+	sa.sa_handler = SIG_IGN;
+	if (sigaction(SIGINT, &sa, NULL) == -1 ||
+	    sigaction(SIGHUP, &sa, NULL) == -1)
+		return -1;
+	sa.sa_handler = SIG_DFL;
+	if (sigaction(SIGCHLD, &sa, NULL) == -1)
+		return -1;
+	return sigprocmask(SIG_SETMASK, mask, NULL);
+}
+
+void
+server_worker_session(int fd)
+{
+	worker_fd = fd;
+}
+
+/* Where this process counts the sessions it admits: its own counter,
+ * or a supervisor's slot in memory the parent sees. */
+static _Atomic unsigned long own_count;
+static _Atomic unsigned long *session_count = &own_count;
+
+void
+server_count_into(_Atomic unsigned long *counter)
+{
+	session_count = counter ? counter : &own_count;
+}
+
+void
+server_admitted(void)
+{
+	atomic_fetch_add_explicit(session_count, 1, memory_order_relaxed);
+}
+
 void
 server_refuse_on_stop(int lfd)
 {
@@ -132,6 +224,8 @@ server_ready(int lfd, const struct server_opts *o)
 {
 	char addr[NET_ADDR_LEN];
 
+	if (in_worker)
+		return 0;
 	if (net_local_addr(lfd, addr, sizeof(addr)) == -1) {
 		log_err("getsockname: %s", strerror(errno));
 		return -1;
@@ -141,17 +235,23 @@ server_ready(int lfd, const struct server_opts *o)
 	return 0;
 }
 
+static void
+stop_set(sigset_t *stops)
+{
+	sigemptyset(stops);
+	sigaddset(stops, SIGTERM);
+	sigaddset(stops, SIGINT);
+	sigaddset(stops, SIGALRM);
+	sigaddset(stops, SIGHUP);
+}
+
 int
 server_block_stops(sigset_t *old)
 {
 	sigset_t stops;
 	int rc;
 
-	sigemptyset(&stops);
-	sigaddset(&stops, SIGTERM);
-	sigaddset(&stops, SIGINT);
-	sigaddset(&stops, SIGALRM);
-	sigaddset(&stops, SIGHUP);
+	stop_set(&stops);
 	if ((rc = pthread_sigmask(SIG_BLOCK, &stops, old)) != 0) {
 		log_err("pthread_sigmask: %s", strerror(rc));
 		errno = rc;
@@ -168,8 +268,8 @@ server_signal_fd(void)
 
 	if (server_block_stops(&old) == -1)
 		return -1;
-	if (pthread_sigmask(SIG_BLOCK, NULL, &stops) != 0 ||
-	    (fd = signalfd(-1, &stops, SFD_NONBLOCK | SFD_CLOEXEC)) == -1) {
+	stop_set(&stops);
+	if ((fd = signalfd(-1, &stops, SFD_NONBLOCK | SFD_CLOEXEC)) == -1) {
 		log_err("signalfd: %s", strerror(errno));
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		return -1;
@@ -183,9 +283,12 @@ server_take_signals(int fd)
 	struct signalfd_siginfo si;
 
 	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-		if (si.ssi_signo == SIGHUP && server_pid == 0)
-			continue;	/* ignored at start (nohup) */
-		stop_on(si.ssi_signo == SIGHUP ? SIGTERM : (int)si.ssi_signo);
+		if (in_worker)
+			worker_stop_on((int)si.ssi_signo);
+		else if (si.ssi_signo != SIGHUP)
+			stop_on((int)si.ssi_signo);
+		else if (server_pid != 0)	/* not ignored at start */
+			stop_on(SIGTERM);
 	}
 }
 

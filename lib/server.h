@@ -11,6 +11,8 @@
 #ifndef SOCKLAB_SERVER_H
 #define SOCKLAB_SERVER_H
 
+#include <sys/types.h>
+
 #include <signal.h>
 #include <stddef.h>
 
@@ -32,6 +34,7 @@ struct server_opts {
 	int		 drain;		/* seconds sessions get after SIGTERM */
 	int		 workers;	/* pooled models */
 	int		 accept_lock;	/* prefork: lock around accept() */
+	int		 procs;		/* --procs: worker processes; 0 = none */
 	int		 quiet;
 };
 
@@ -66,6 +69,10 @@ struct model {
 #define MODEL_EVENT	0x20	/* sessions on event loops, readiness
 				   (evsession.h) or completion (io_uring) */
 #define MODEL_ACCEPT_LOCK 0x40	/* takes --accept-lock */
+#define MODEL_PROCS	0x80	/* takes --procs (servers/procs.c) */
+#define MODEL_ONE_TABLE	0x100	/* every session holds a descriptor of
+				   one process, --max-clients at most:
+				   RLIMIT_NOFILE bounds them */
 
 /*
  * 1 after SIGTERM/SIGINT: stop accepting, let sessions finish.  2 when
@@ -88,7 +95,7 @@ int	server_signals(int drain);
 /*
  * Block the stop signals (SIGTERM, SIGINT, SIGALRM, SIGHUP) in the
  * calling thread, the mask before in *old, for a wait that lets them in
- * only while it sleeps (ppoll, epoll_pwait, io_uring_enter with *old):
+ * only while it sleeps (ppoll, epoll_pwait with *old):
  * then none falls between looking at server_stop and going to sleep, and
  * no handler runs at an arbitrary point.  ThreadSanitizer, which defers
  * a handler that falls outside a blocking call, lost a SIGTERM in 3 of
@@ -108,6 +115,29 @@ int	server_block_stops(sigset_t *old);
  */
 int	server_signal_fd(void);
 void	server_take_signals(int fd);
+
+/*
+ * In a worker process of a supervising parent (lib/supervise.h), in
+ * place of server_signals(): die with the parent (PR_SET_PDEATHSIG; -1
+ * if it is gone already), a stop pipe of its own, SIGTERM a stop at
+ * level 1 (never more: the parent's SIGALRM says when the drain is
+ * over, level 2), SIGINT and SIGHUP ignored, SIGCHLD to its default;
+ * then the signal mask becomes mask.  server_ready() says nothing in a
+ * worker: the parent announces.  0 or -1.
+ */
+int	server_worker_signals(pid_t parent, const sigset_t *mask);
+/* The connection a blocking worker serves (-1: none), shut down at the
+ * hard stop from the handler, so that its poll() cannot miss it. */
+void	server_worker_session(int fd);
+
+/*
+ * Every model calls server_admitted() for each session it admits.  The
+ * count goes to counter (NULL: a counter of the process's own), which a
+ * supervisor points into memory it shares with the worker, so that it
+ * can say how many sessions each process served.
+ */
+void	server_count_into(_Atomic unsigned long *counter);
+void	server_admitted(void);
 
 /*
  * Print the "listening on ADDR:PORT (model M, backlog B)" line.  serve()

@@ -383,6 +383,7 @@ conn_new(struct uring *u, int fd)
 	u->conns = c;
 	if (u->nconns++ == 0)
 		u->sweep_at = u->now + SWEEP_MS;
+	server_admitted();
 	mark(u, c);
 }
 

@@ -7,6 +7,7 @@
  */
 #include <sys/resource.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -34,6 +35,7 @@ int	serve_prethread(int, const struct server_opts *);
 int	serve_prethread_queue(int, const struct server_opts *);
 int	serve_io_uring(int, const struct server_opts *);
 const char *io_uring_unavailable(void);
+int	serve_procs(const struct model *, int, const struct server_opts *);
 
 static const struct model models[] = {
 	{ "iterative", "one session at a time; the others wait in the backlog "
@@ -42,14 +44,16 @@ static const struct model models[] = {
 	    "(the lab's first TCP server)", serve_oneshot,
 	    MODEL_ONESHOT | MODEL_SERIAL, NULL },
 	{ "thread", "one thread per connection", serve_thread,
-	    MODEL_PER_SESSION, NULL },
+	    MODEL_PER_SESSION | MODEL_ONE_TABLE, NULL },
 	{ "fork", "one child process per connection", serve_fork,
 	    MODEL_PER_SESSION, NULL },
 	{ "epoll", "one thread, one event loop serving every session in "
-	    "turn", serve_epoll, MODEL_EVENT, NULL },
+	    "turn", serve_epoll, MODEL_EVENT | MODEL_PROCS | MODEL_ONE_TABLE,
+	    NULL },
 	{ "reuseport", "N threads, each with its own SO_REUSEPORT listener "
 	    "and event loop (nginx)", serve_reuseport,
-	    MODEL_REUSEPORT | MODEL_EVENT, NULL },
+	    MODEL_REUSEPORT | MODEL_EVENT | MODEL_PROCS | MODEL_ONE_TABLE,
+	    NULL },
 	{ "prefork", "N child processes made at start, each blocking in "
 	    "accept() (UNP serv02; --accept-lock: serv04)", serve_prefork,
 	    MODEL_POOL | MODEL_ACCEPT_LOCK, NULL },
@@ -58,12 +62,14 @@ static const struct model models[] = {
 	    NULL },
 	{ "prethread-queue", "N threads made at start; the main thread "
 	    "accepts and queues descriptors for them (UNP serv08)",
-	    serve_prethread_queue, MODEL_POOL, NULL },
+	    serve_prethread_queue, MODEL_POOL | MODEL_ONE_TABLE, NULL },
 	{ "io_uring", "one thread, one io_uring: the kernel does the I/O and "
-	    "reports completions", serve_io_uring, MODEL_EVENT,
-	    io_uring_unavailable },
+	    "reports completions", serve_io_uring,
+	    MODEL_EVENT | MODEL_PROCS | MODEL_ONE_TABLE, io_uring_unavailable },
 };
 #define NMODELS	(sizeof(models) / sizeof(models[0]))
+
+#define FD_MARGIN	16	/* descriptors kept aside from the sessions */
 
 static void
 usage(FILE *f)
@@ -92,6 +98,11 @@ usage(FILE *f)
 "  -w, --workers N        processes or threads of the pooled models\n"
 "                         (default: the number of CPUs)\n"
 "      --accept-lock      prefork, prethread: serialize accept() with a lock\n"
+"      --procs N          epoll, reuseport, io_uring: N worker processes, each\n"
+"                         with its own SO_REUSEPORT listener and event loop(s),\n"
+"                         under a parent that restarts and drains them (as\n"
+"                         nginx); --max-clients and --max-memory are shared\n"
+"                         out, each process takes 1/N (see --list-models=tsv)\n"
 "  -q, --quiet            do not log sessions\n"
 "  -l, --list-models[=tsv]  list the models and exit (tsv: their traits,\n"
 "                         a header and a row a model, for programs)\n"
@@ -102,7 +113,9 @@ usage(FILE *f)
 "start all its workers exits 1 before it.  Session log lines that standard\n"
 "output cannot take at once are dropped, and counted on exit.  SIGTERM,\n"
 "SIGINT or SIGHUP stops accepting and lets sessions in flight end within\n"
-"--drain seconds; a second signal ends them at once.\n",
+"--drain seconds; a second signal ends them at once.  The descriptor limit\n"
+"is raised to its hard limit at start; a --max-clients that one process's\n"
+"descriptors cannot hold is refused (exit 2): --procs spreads the sessions.\n",
 	    PROTO_DEFAULT_MAX_LINE);
 }
 
@@ -141,6 +154,7 @@ static const struct {
 	{ "oneshot", MODEL_ONESHOT },
 	{ "event", MODEL_EVENT },
 	{ "accept_lock", MODEL_ACCEPT_LOCK },
+	{ "procs", MODEL_PROCS },
 };
 #define NTRAITS	(sizeof(traits) / sizeof(traits[0]))
 
@@ -206,7 +220,78 @@ raise_nofile(void)
 		    strerror(errno));
 }
 
+/* The descriptors this process has open now (the listing's own aside). */
+static long
+fds_open(void)
+{
+	struct dirent *e;
+	DIR *d;
+	long n = 0;
+
+	if ((d = opendir("/proc/self/fd")) == NULL)
+		return FD_MARGIN;	/* no /proc: count on the margin */
+	while ((e = readdir(d)) != NULL)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n - 1;
+}
+
+/*
+ * The sessions one process can hold: its descriptor limit, less what
+ * is open now and a margin for the model's own (each loop's epoll
+ * descriptor, listener and pipes, the one accept() that tells a client
+ * "busy").  -1 if there is no limit.
+ */
+static long
+fd_room(const struct model *m, const struct server_opts *o, long *limit)
+{
+	struct rlimit rl;
+	long loops = (m->flags & MODEL_REUSEPORT) ? o->workers : 1;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 ||
+	    rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > LONG_MAX)
+		return -1;
+	*limit = (long)rl.rlim_cur;
+	return *limit - fds_open() - FD_MARGIN - 4 * loops;
+}
+
+/*
+ * Where every session holds a descriptor of one process, --max-clients
+ * must fit its descriptors: asked for more, say so now (exit 2), rather
+ * than fail with EMFILE under load.  thread's default 1024 only shrinks
+ * to fit, so that those past it are told "busy".
+ */
 static void
+check_room(const struct model *m, struct server_opts *o, int clients_set)
+{
+	long room, limit = 0, per, need;
+	int n = o->procs > 0 ? o->procs : 1;
+
+	if (!(m->flags & MODEL_ONE_TABLE) || o->max_clients == 0 ||
+	    (room = fd_room(m, o, &limit)) < 0)
+		return;
+	per = ((long)o->max_clients + n - 1) / n;
+	if (room < 1)
+		die(2, "RLIMIT_NOFILE %ld leaves no descriptor for a session",
+		    limit);
+	if (per <= room)
+		return;
+	if (!clients_set) {
+		o->max_clients = (int)room;
+		return;
+	}
+	need = ((long)o->max_clients + room - 1) / room;
+	if (!(m->flags & MODEL_PROCS))
+		die(2, "--max-clients %d: one process holds at most %ld "
+		    "sessions here (RLIMIT_NOFILE %ld), and model %s keeps "
+		    "them all in one", o->max_clients, room, limit, m->name);
+	die(2, "--max-clients %d: %ld sessions in %s process, which holds at "
+	    "most %ld here (RLIMIT_NOFILE %ld); try --procs %ld",
+	    o->max_clients, per, o->procs > 0 ? "each" : "one", room, limit,
+	    need);
+}
+
+static int
 parse(int argc, char **argv, struct server_opts *o)
 {
 	static const struct option longopts[] = {
@@ -223,12 +308,14 @@ parse(int argc, char **argv, struct server_opts *o)
 		{ "drain", required_argument, NULL, 'D' },
 		{ "workers", required_argument, NULL, 'w' },
 		{ "accept-lock", no_argument, NULL, 'A' },
+		{ "procs", required_argument, NULL, 'P' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "list-models", optional_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
+	const struct model *m;
 	int ch, clients_set = 0;
 	long ncpu;
 
@@ -263,23 +350,31 @@ parse(int argc, char **argv, struct server_opts *o)
 		case 'w': o->workers = (int)number("--workers", optarg, 1,
 		    4096); break;
 		case 'A': o->accept_lock = 1; break;
+		case 'P': o->procs = (int)number("--procs", optarg, 1,
+		    1024); break;
 		case 'q': o->quiet = 1; break;
 		case 'l': list_models(optarg); exit(0);
 		default: opt_common(ch, usage);
 		}
 	}
 	opt_no_operands(argc, argv, usage);
-	if (find_model(o->model) == NULL) {
+	if ((m = find_model(o->model)) == NULL) {
 		log_err("unknown model '%s'; try --list-models", o->model);
 		exit(2);
 	}
+	if (o->procs > 0 && !(m->flags & MODEL_PROCS)) {
+		log_err("--procs: model %s runs no event loop to copy (epoll, "
+		    "reuseport and io_uring take it)", m->name);
+		exit(2);
+	}
 	/* One thread or child per session must not be unbounded. */
-	if (!clients_set && (find_model(o->model)->flags & MODEL_PER_SESSION))
+	if (!clients_set && (m->flags & MODEL_PER_SESSION))
 		o->max_clients = 1024;
 	if (o->workers == 0) {
 		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 		o->workers = ncpu > 0 ? (int)ncpu : 1;
 	}
+	return clients_set;
 }
 
 /*
@@ -343,27 +438,30 @@ main(int argc, char **argv)
 	char err[NET_ERR_LEN];
 	const struct model *m;
 	const char *why;
-	int lfd, rc;
+	int lfd, rc, clients_set, reuse;
 
 	log_setprog(argv[0]);
-	parse(argc, argv, &o);
+	clients_set = parse(argc, argv, &o);
 	m = find_model(o.model);
 	if ((why = unavailable(m)) != NULL)
 		die(1, "model %s is unavailable here: %s", m->name, why);
 	raise_nofile();
+	check_room(m, &o, clients_set);
 	big_buffers_mmapped();
 	if (server_signals(o.drain) == -1)
 		die(1, "signals: %s", strerror(errno));
-	if ((m->flags & MODEL_REUSEPORT) && !port_free(&o, err, sizeof(err)))
+	reuse = (m->flags & MODEL_REUSEPORT) || o.procs > 0;
+	if (reuse && !port_free(&o, err, sizeof(err)))
 		die(1, "%s", err);
 	lfd = net_listen(o.host, o.port, SOCK_STREAM, o.backlog,
-	    (m->flags & MODEL_REUSEPORT) ? NET_REUSEPORT : 0, err, sizeof(err));
+	    reuse ? NET_REUSEPORT : 0, err, sizeof(err));
 	if (lfd == -1)
 		die(1, "%s", err);
 	/* Before any thread or child: logging must never block serving. */
 	if (log_nonblock() == -1)
 		log_err("log: %s", strerror(errno));
-	rc = m->serve(lfd, &o);		/* says "listening on", closes lfd */
+	/* Each says "listening on" and closes lfd. */
+	rc = o.procs > 0 ? serve_procs(m, lfd, &o) : m->serve(lfd, &o);
 	if (rc == 0 && !o.quiet)
 		log_out("stopped");
 	report_dropped();

@@ -79,28 +79,6 @@ run(void *arg)
 	return NULL;
 }
 
-/* The address main.c bound, as strings net_listen takes: with --port 0
- * the other workers must bind the port the kernel chose. */
-static int
-bound_to(int lfd, char *host, size_t hostlen, char *port, size_t portlen)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	int rc;
-
-	if (getsockname(lfd, (struct sockaddr *)&ss, &len) == -1) {
-		log_err("getsockname: %s", strerror(errno));
-		return -1;
-	}
-	rc = getnameinfo((struct sockaddr *)&ss, len, host, (socklen_t)hostlen,
-	    port, (socklen_t)portlen, NI_NUMERICHOST | NI_NUMERICSERV);
-	if (rc != 0) {
-		log_err("getnameinfo: %s", gai_strerror(rc));
-		return -1;
-	}
-	return 0;
-}
-
 /* Give worker i its listener (lfd for the first), loop and order pipe. */
 static int
 setup(struct loop_thread *w, int i, int lfd, const char *host, const char *port,
@@ -218,7 +196,7 @@ serve_reuseport(int lfd, const struct server_opts *o)
 	sigset_t old;
 	int done[2], failed = 0, i, n = o->workers, rc, first = lfd;
 
-	if (bound_to(lfd, host, sizeof(host), port, sizeof(port)) == -1) {
+	if (net_bound(lfd, host, sizeof(host), port, sizeof(port)) == -1) {
 		close(lfd);
 		return -1;
 	}

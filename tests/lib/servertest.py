@@ -64,8 +64,8 @@ def _table():
 def model_traits():
     """{name: set of traits} from bin/server --list-models=tsv, in its
     order (dicts keep it): "pool", "per_session", "reuseport", "serial",
-    "oneshot", "event", "accept_lock" (servers/main.c, MODEL_*).  The one
-    place tests learn what a model is."""
+    "oneshot", "event", "accept_lock", "procs" (servers/main.c,
+    MODEL_*).  The one place tests learn what a model is."""
     return {r["name"]: {k for k, v in r.items() if v == "1" and
                         k not in ("name", "unavailable", "what")}
             for r in _table()}
