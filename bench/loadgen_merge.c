@@ -221,6 +221,7 @@ add_params(const struct part *p, struct opts *o, char *host, size_t n)
 	o->sessions += (int)u64(p, "params", "sessions");
 	o->threads += (int)u64(p, "params", "threads");
 	o->rate += dbl(p, "params", "rate");
+	o->connect_rate += dbl(p, "params", "connect_rate");
 }
 
 static void
