@@ -749,6 +749,7 @@ finish(const struct opts *o, struct worker *ws, struct result *r,
 	r->cut_short = r->interrupted || r->st.lost > 0 ||
 	    (o->total && r->st.committed < o->total);
 	r->status = r->status || errs > 0 || r->cut_short || r->st.stalled > 0 ||
+	    r->st.unopened > 0 ||
 	    r->st.completed == 0 ? 1 : 0;
 	own_cpu(o, ws, r, per);
 }
@@ -769,6 +770,11 @@ warnings(const struct opts *o, const struct result *r)
 		    "figures", (unsigned long long)r->st.lost, o->sessions);
 	if (r->st.completed == 0)
 		log_err("no request was answered");
+	if (r->st.unopened > 0)
+		log_err("%llu of %d sessions were not established when the run "
+		    "ended (a full backlog, or openings behind --connect-rate): "
+		    "not served", (unsigned long long)r->st.unopened,
+		    o->sessions);
 	if (r->st.stalled > 0)
 		log_err("%llu of %d sessions waited for a reply through half "
 		    "the measured window or more: not served",

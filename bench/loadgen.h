@@ -113,6 +113,8 @@ struct stats {
 					   due while the ring was full) */
 	uint64_t	 stalled;	/* sessions left waiting for a reply
 					   through half the measured window */
+	uint64_t	 unopened;	/* persistent sessions not established
+					   when the run ended */
 	uint64_t	 bytes_out;
 	uint64_t	 bytes_in;
 	uint64_t	 t_end;		/* when the loop ended */

@@ -177,6 +177,9 @@ add_part(const struct part *p, struct result *r, double *last)
 	st->unsent += u64(p, NULL, "unsent");
 	st->stalled += u64(p, NULL, "sessions_stalled");
 	st->lost += u64(p, NULL, "sessions_lost");
+	/* Newer than the rest: a part written before it had none. */
+	if (lookup(p, NULL, "sessions_unopened") != NULL)
+		st->unopened += u64(p, NULL, "sessions_unopened");
 	r->cpu.user += dbl(p, "cpu", "user_s");
 	r->cpu.sys += dbl(p, "cpu", "sys_s");
 	r->throughput += dbl(p, NULL, "throughput_rps");

@@ -4,7 +4,8 @@
 # the parts' (each part's JSON kept beside the merged one); --source
 # spreads the sessions round-robin over local addresses (seen in the
 # server's session log); the descriptor limit is checked per process at
-# start, with --procs suggested; a part killed fails the run; SIGTERM
+# start, with --procs suggested; sessions never established are reported;
+# a part killed fails the run; SIGTERM
 # stops every part; bad values exit 2 with one line.
 import atexit
 import json
@@ -101,6 +102,17 @@ else:
     t.is_([p["params"]["connect_rate"] for p in parts], [100.0] * 3,
           "the connect rate is shared out")
     t.ok(st == 0, "open loop over 3 processes: exit 0")
+
+# Sessions the run ended before opening were never served: said, exit 1
+# (they used to pass unnoticed: 100,000 sessions behind --connect-rate).
+for procs in ("1", "2"):
+    st, out, err, _ = run([LG, "-p", str(srv.port), "-c", "50", "--connect-rate", "20",
+                           "-d", "1", "--procs", procs, "--json", js], timeout=30)
+    m = load(js) or {}
+    un = m.get("sessions_unopened", -1)
+    t.ok(st == 1 and un >= 25 and un == 50 - m["connects"]["established"] and
+         b"not established" in err,
+         "--procs %s: ~30 of 50 sessions not opened by the end: reported, exit 1" % procs)
 
 # A part killed after the start fails the run, and no part is left.
 p = subprocess.Popen([LG, "-p", str(srv.port), "-c", "4", "-d", "20", "--procs", "2", "-q"],
