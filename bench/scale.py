@@ -4,7 +4,9 @@
 For each event model (across --procs processes where the server offers
 them: the `procs` trait of --list-models=tsv) and for thread and fork,
 open S sessions (default 100,000) from several loopback source addresses
-at --connect-rate, keep them busy for --duration, and report: sessions
+at --connect-rate, ask each for a line every --gap seconds (open loop, so
+the latency is corrected for coordinated omission) for --duration after
+they are all open, and report: sessions
 held, whether every one was served (a reply on each), requests/s,
 latency p50/p99, connect p99, SYN retries, the server's memory per session
 (PSS summed over its processes, less its idle footprint), the kernel's TCP
@@ -217,15 +219,19 @@ def run_model(a, model, outdir):
     base_alloc, base_mem = sockstat()
     base_ext = tcpext(TCPEXT)
     open_s = want / a.connect_rate
-    warm = open_s + 3
+    # Open loop: session k's first request is due k/rate after its
+    # opening, at most one gap: by the end of the warm-up every session
+    # has been asked once, and the window asks each again.
+    rate = want / a.gap if a.gap else 0
+    warm = open_s + a.gap + 3
     js = os.path.join(outdir, "%s.json" % name)
     lg_args = [os.path.join(a.bin, "loadgen"), "-p", str(srv.port), "-c", str(want),
                "--procs", str(lprocs), "--source", "127.0.0.2-127.0.0.%d" % (1 + nsrc),
                "--connect-rate", str(a.connect_rate), "--warmup", "%.3fs" % warm,
                "-d", "%gs" % a.duration, "--timeout", "%gs" % max(10, warm),
                "--connect-timeout", "10s", "-q", "--json", js]
-    if a.rate:
-        lg_args += ["-R", str(a.rate)]
+    if rate:
+        lg_args += ["-R", "%g" % rate]
     log("%s: %d sessions, %d server process(es), %d loadgen process(es), %d source "
         "addresses" % (name, want, sprocs, lprocs, nsrc))
     t0 = time.monotonic()
@@ -319,7 +325,8 @@ def write(outdir, rows, a):
         f.write("Loadgen: --connect-rate %g, warm-up until all are open, then %gs measured, "
                 "%s; sources 127.0.0.2 on.  Descriptor limit (hard) %d.\n\n" % (
                     a.connect_rate, a.duration,
-                    "open loop %g req/s" % a.rate if a.rate else "closed loop", nofile()))
+                    "open loop, a request per session every %g s" % a.gap if a.gap
+                    else "closed loop", nofile()))
         f.write("| " + " | ".join(h for _, h in COLS) + " |\n")
         f.write("|" + "---|" * len(COLS) + "\n")
         for r in rows:
@@ -345,7 +352,9 @@ def main():
                     "thread and fork)")
     ap.add_argument("--connect-rate", type=float, default=5000, help="sessions/s (default 5000)")
     ap.add_argument("--duration", type=float, default=10, help="measured s (default 10)")
-    ap.add_argument("--rate", type=float, default=0, help="open loop req/s (default closed)")
+    ap.add_argument("--gap", type=float, default=5,
+                    help="open loop: a request per session every GAP s (default 5; "
+                    "0: closed loop, as fast as each session is answered)")
     ap.add_argument("--backlog", type=int, default=1024)
     ap.add_argument("--fork-max", type=int, default=5000,
                     help="fork's sessions at most (default 5000: its processes share "
@@ -354,6 +363,8 @@ def main():
     a = ap.parse_args()
     if a.sessions < 1 or a.connect_rate <= 0 or a.duration <= 0 or a.fork_max < 1:
         ap.error("--sessions, --connect-rate, --duration and --fork-max must be positive")
+    if a.gap < 0 or (a.gap and a.duration < a.gap):
+        ap.error("--gap must be 0 or at most --duration")
     table = models(a.bin)
     names = a.models.split(",") if a.models else [
         m["name"] for m in table if m.get("event") == "1" or m["name"] in ("thread", "fork")]

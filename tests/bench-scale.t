@@ -25,7 +25,7 @@ TMP = tempfile.mkdtemp(prefix="bench-scale-t-")
 try:
     p = subprocess.run([sys.executable, SCALE, "--bin", os.path.dirname(bin("server")),
                         "--sessions", "300", "--models", "epoll,thread",
-                        "--connect-rate", "2000", "--duration", "0.5", "--out", TMP],
+                        "--connect-rate", "2000", "--duration", "1", "--gap", "0.5", "--out", TMP],
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
     t.ok(p.returncode == 0, "bench/scale.py at 300 sessions: exit 0")
     if p.returncode != 0:
@@ -50,7 +50,7 @@ try:
     t.is_(left, [], "every server is gone after the run")
     p = subprocess.run([sys.executable, SCALE, "--bin", os.path.dirname(bin("server")),
                         "--sessions", "500", "--models", "thread", "--connect-rate", "2000",
-                        "--duration", "0.5", "--out", TMP],
+                        "--duration", "1", "--gap", "0.5", "--out", TMP],
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120,
                        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (400, 400)))
     try:
