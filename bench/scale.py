@@ -10,7 +10,7 @@ they are all open, and report: sessions
 held, whether every one was served (a reply on each), requests/s,
 latency p50/p99, connect p99, SYN retries, the server's memory per session
 (PSS summed over its processes, less its idle footprint), the kernel's TCP
-memory (/proc/net/sockstat, both ends), and the time until the server held
+buffer memory (/proc/net/sockstat, both ends), and the time until the server held
 them all.  thread and fork go as far as they can: their row gives the
 ceiling reached and why.  Results: results/<date>-scale/ (table.md,
 scale.csv, the JSON of every run).  Everything is bounded in time and the
@@ -300,6 +300,7 @@ def row(name, want, sprocs, lprocs, doc, smp, t_all, ext, base_ext, reason, stat
         "pss_per_session_kb": round(smp["pss_kb"] / held, 2) if held else "",
         "server_processes": smp["procs"], "server_threads": smp["threads"],
         "kernel_tcp_mem_mb": round(smp["tcp_mem"] / 2**20, 1),
+        "tcp_alloc": smp["tcp_alloc"],
         "kernel_tcp_per_session_kb": round(smp["tcp_mem"] / 1024 / held, 2) if held else "",
         "open_all_s": "" if t_all is None else round(t_all, 1),
         "loadgen_status": status, "ceiling": reason, "server_pid": pid,
@@ -311,7 +312,7 @@ COLS = [("model", "model"), ("server_procs", "procs"), ("held", "held"),
         ("served", "served"), ("requests_s", "req/s"), ("p50_ms", "p50 ms"),
         ("p99_ms", "p99 ms"), ("connect_p99_ms", "connect p99 ms"),
         ("syn_retrans_sockets", "SYN retries"), ("pss_per_session_kb", "PSS/session kB"),
-        ("kernel_tcp_mem_mb", "kernel TCP MB"), ("open_all_s", "open all s"),
+        ("kernel_tcp_mem_mb", "kernel TCP buffers MB"), ("open_all_s", "open all s"),
         ("ceiling", "ceiling")]
 
 
@@ -334,8 +335,10 @@ def write(outdir, rows, a):
         f.write("\nheld: sockets the server's processes held when all were open (or when "
                 "the count stopped growing); served: sessions that got a reply.  "
                 "PSS/session: the server's PSS over all its processes then, less its idle "
-                "PSS, per session held.  kernel TCP: /proc/net/sockstat TCP mem growth, "
-                "both ends of every connection, the whole machine.  SYN retries: "
+                "PSS, per session held.  kernel TCP buffers: /proc/net/sockstat TCP mem "
+                "growth (pages holding queued data, both ends, the whole machine; an "
+                "idle socket holds none, its own structures are not counted), and "
+                "tcp_alloc in scale.csv the sockets allocated.  SYN retries: "
                 "connections whose socket counted a retransmission (TCP_INFO); the "
                 "machine's TcpExt TCPSynRetrans and ListenOverflows growth is in scale.csv.  "
                 "open all: from loadgen's start until the server held every session "
