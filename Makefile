@@ -181,6 +181,14 @@ bench: deps all
 bench-glossary:
 	python3 bench/bench.py --glossary
 
+# make bench-scale [SCALE=10000] [SCALE_ARGS='--models epoll ...']: S
+# persistent sessions (default 100,000) per event model, thread and fork;
+# results/<date>-scale/ (see bench/scale.py --help).
+.PHONY: bench-scale
+bench-scale: all
+	python3 bench/scale.py --bin $(CURDIR)/$(BIN) $(if $(SCALE),--sessions $(SCALE)) \
+	    $(SCALE_ARGS)
+
 # make bench-compare results/A results/B (or A=... B=...): the pairs of
 # models that one run ranks strictly one way and the other strictly the
 # other way, and the ties per load (bench/rank.py; exit 1 if any pair is
@@ -191,7 +199,7 @@ ifneq ($(filter bench-compare,$(MAKECMDGOALS)),)
 $(CMP_DIRS):
 	@:
 endif
-.PHONY: bench-compare
+.PHONY: bench-compare bench-scale
 bench-compare:
 	@python3 bench/rank.py $(or $(strip $(A) $(B)),$(CMP_DIRS))
 

@@ -68,6 +68,17 @@ usage(FILE *f)
 "                          a T already past is an error\n"
 "      --connect-rate R    open R sessions per second (default: all at once)\n"
 "                          (rates below sessions / 1e6 s are refused)\n"
+"      --procs N           run N loadgen processes that share out the\n"
+"                          sessions, the rates and -n (-t is per process),\n"
+"                          start together and are reported as one run, their\n"
+"                          histograms merged (as loadgen merge); with --json\n"
+"                          FILE each one's JSON is kept as FILE.1 ... FILE.N.\n"
+"                          One process holds at most RLIMIT_NOFILE sessions\n"
+"      --source ADDR[-ADDR]  connect from these local addresses, round-robin\n"
+"                          (an IPv4 range such as 127.0.0.2-127.0.0.9, or one\n"
+"                          address): each address reaches the server from\n"
+"                          its own ~28k ephemeral ports (bound with\n"
+"                          IP_BIND_ADDRESS_NO_PORT)\n"
 "Requests\n"
 "  -s, --size BYTES        bytes per request line, '\\n' included\n"
 "                          (default 16); the lines are letters and digits\n"
@@ -92,10 +103,12 @@ usage(FILE *f)
 "                          the summary\n"
 "      --interval DUR      cut the run into intervals of DUR: each one's\n"
 "                          throughput, errors and latency percentiles in\n"
-"                          the JSON and on the progress line\n"
+"                          the JSON and on the progress line (not with\n"
+"                          --procs)\n"
 "      --hlog FILE         write the intervals' latency histograms (tags\n"
 "                          corrected, uncorrected) to FILE as an\n"
-"                          HdrHistogram interval log (default --interval 1s)\n"
+"                          HdrHistogram interval log (default --interval 1s;\n"
+"                          not with --procs)\n"
 "  -q, --quiet             no summary and no progress line (errors and\n"
 "                          warnings still go to stderr)\n"
 "  -h, --help              this text\n"
@@ -255,10 +268,27 @@ check_rates(const struct opts *o)
 		    least);
 }
 
+/* --procs N shares out the sessions and -n: each process needs some. */
+static void
+check_procs(const struct opts *o)
+{
+	if (o->procs == 1)
+		return;
+	if (o->procs > o->sessions)
+		die(2, "--procs %d is more than the %d sessions (see --help)",
+		    o->procs, o->sessions);
+	if (o->total != 0 && o->total < (uint64_t)o->procs)
+		die(2, "--procs %d is more than the %llu requests of -n (see "
+		    "--help)", o->procs, (unsigned long long)o->total);
+	if (o->period != 0 || o->hlog != NULL)
+		die(2, "--interval and --hlog are per process: not with "
+		    "--procs (see --help)");
+}
+
 enum {
 	OPT_WARMUP = 256, OPT_CONNECT_RATE, OPT_SEED, OPT_REQUEST,
 	OPT_NOVERIFY, OPT_TIMEOUT, OPT_CTIMEOUT, OPT_JSON, OPT_CSV,
-	OPT_INTERVAL, OPT_HLOG, OPT_START_AT
+	OPT_INTERVAL, OPT_HLOG, OPT_START_AT, OPT_PROCS, OPT_SOURCE
 };
 
 static const struct option longopts[] = {
@@ -285,6 +315,8 @@ static const struct option longopts[] = {
 	{ "interval",		required_argument, NULL, OPT_INTERVAL },
 	{ "hlog",		required_argument, NULL, OPT_HLOG },
 	{ "start-at",		required_argument, NULL, OPT_START_AT },
+	{ "procs",		required_argument, NULL, OPT_PROCS },
+	{ "source",		required_argument, NULL, OPT_SOURCE },
 	{ "quiet",		no_argument,	   NULL, 'q' },
 	{ "help",		no_argument,	   NULL, 'h' },
 	{ "version",		no_argument,	   NULL, 'V' },
@@ -295,9 +327,12 @@ static void
 parse_options(int argc, char **argv, struct opts *o)
 {
 	char err[NET_ERR_LEN];
+	const char *source = NULL;
 	int ch;
 
 	memset(o, 0, sizeof(*o));
+	o->procs = 1;
+	o->go_fd = o->ready_fd = -1;
 	o->host = "127.0.0.1";
 	o->port = "12000";
 	o->port_num = 12000;
@@ -381,6 +416,10 @@ parse_options(int argc, char **argv, struct opts *o)
 		case OPT_START_AT:
 			o->start_at = parse_positive(optarg, "--start-at");
 			break;
+		case OPT_PROCS:
+			o->procs = (int)parse_count(optarg, "--procs", 1, 256);
+			break;
+		case OPT_SOURCE: source = optarg; break;
 		case 'q': o->quiet = 1; break;
 		case 'h':
 			usage(stdout);
@@ -403,6 +442,7 @@ parse_options(int argc, char **argv, struct opts *o)
 		    "(see --help)");
 	if (o->total == 0 && o->duration == 0)
 		o->duration = 10 * SEC;
+	check_procs(o);
 	if (o->hlog != NULL && o->period == 0)
 		o->period = SEC;
 	if (o->threads > o->sessions)
@@ -413,15 +453,23 @@ parse_options(int argc, char **argv, struct opts *o)
 	if (net_resolve(o->host, o->port, SOCK_STREAM, &o->addr, &o->addrlen,
 	    err, sizeof(err)) == -1)
 		die(2, "cannot resolve %s", err);
+	if (source != NULL)
+		source_parse(o, source);
 	o->progress = !o->quiet && isatty(STDERR_FILENO);
 }
 
-/* 10,000 sessions need 10,000 descriptors: take what the hard limit allows. */
+/*
+ * 10,000 sessions need 10,000 descriptors: take what the hard limit
+ * allows, and refuse, before any connection, a share per process that
+ * would run out of them half-way.
+ */
 static void
 raise_nofile(const struct opts *o)
 {
 	struct rlimit rl;
-	rlim_t need = (rlim_t)o->sessions + 2 * (rlim_t)o->threads + 32;
+	rlim_t per = ((rlim_t)o->sessions + (rlim_t)o->procs - 1) /
+	    (rlim_t)o->procs, spare = 2 * (rlim_t)o->threads + 32;
+	rlim_t need = per + spare;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
 		die(1, "getrlimit: %s", strerror(errno));
@@ -430,10 +478,16 @@ raise_nofile(const struct opts *o)
 		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
 			die(1, "setrlimit: %s", strerror(errno));
 	}
-	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
-		die(2, "-c %d needs about %llu descriptors but the hard limit "
-		    "is %llu (raise it: ulimit -Hn)", o->sessions,
-		    (unsigned long long)need, (unsigned long long)rl.rlim_cur);
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
+		return;
+	if (rl.rlim_cur <= spare + 1)
+		die(2, "the descriptor limit (ulimit -Hn) is %llu: too low "
+		    "for loadgen", (unsigned long long)rl.rlim_cur);
+	die(2, "-c %d needs about %llu descriptors per process but the hard "
+	    "limit is %llu: use --procs %llu or more", o->sessions,
+	    (unsigned long long)need, (unsigned long long)rl.rlim_cur,
+	    (unsigned long long)(((rlim_t)o->sessions + rl.rlim_cur - spare -
+	    1) / (rl.rlim_cur - spare)));
 }
 
 /*
@@ -695,6 +749,7 @@ finish(const struct opts *o, struct worker *ws, struct result *r,
 	r->cut_short = r->interrupted || r->st.lost > 0 ||
 	    (o->total && r->st.committed < o->total);
 	r->status = r->status || errs > 0 || r->cut_short || r->st.stalled > 0 ||
+	    r->st.unopened > 0 ||
 	    r->st.completed == 0 ? 1 : 0;
 	own_cpu(o, ws, r, per);
 }
@@ -715,6 +770,11 @@ warnings(const struct opts *o, const struct result *r)
 		    "figures", (unsigned long long)r->st.lost, o->sessions);
 	if (r->st.completed == 0)
 		log_err("no request was answered");
+	if (r->st.unopened > 0)
+		log_err("%llu of %d sessions were not established when the run "
+		    "ended (a full backlog, or openings behind --connect-rate): "
+		    "not served", (unsigned long long)r->st.unopened,
+		    o->sessions);
 	if (r->st.stalled > 0)
 		log_err("%llu of %d sessions waited for a reply through half "
 		    "the measured window or more: not served",
@@ -738,7 +798,7 @@ main(int argc, char **argv)
 	struct cpu *per;
 	struct intervals iv;
 	char err[256];
-	int i;
+	int i, status;
 
 	log_setprog(argv[0]);
 	if (argc > 1 && strcmp(argv[1], "merge") == 0)
@@ -746,6 +806,8 @@ main(int argc, char **argv)
 	parse_options(argc, argv, &o);
 	raise_nofile(&o);
 	setup_signals();
+	if (o.procs > 1 && procs_run(&o, &status) == 0)
+		return status;
 
 	memset(&r, 0, sizeof(r));
 	ws = calloc((size_t)o.threads, sizeof(*ws));
@@ -756,6 +818,7 @@ main(int argc, char **argv)
 		if (worker_init(&ws[i], i, &o) == -1)
 			die(1, "cannot set up thread %d: %s", i,
 			    strerror(errno));
+	procs_ready(&o);
 	wait_start(&o);
 	read_netstat(&r.ns_before);
 

@@ -12,6 +12,8 @@
  *	loadgen_report.c	the summary, --csv and --json
  *	loadgen_interval.c	--interval: the run cut into intervals
  *	loadgen_hlog.c		HdrHistogram's V2 encoding and --hlog
+ *	loadgen_procs.c		--procs: the run shared out over processes
+ *	loadgen_source.c	--source: local addresses to connect from
  *	loadgen_session.h	what the per-thread parts share
  *
  * All times are CLOCK_MONOTONIC nanoseconds.
@@ -71,6 +73,14 @@ struct opts {
 	int		 csv;
 	int		 quiet;
 	int		 progress;	/* stderr is a tty, no -q */
+	int		 procs;		/* --procs; 1: this process only */
+	int		 go_fd;		/* a --procs part: the start; else -1 */
+	int		 ready_fd;	/* a part: says it is set up */
+	uint32_t	 session_base;	/* a part: sessions of those before */
+	const char	*source;	/* --source, as given */
+	struct sockaddr_storage src;	/* its first address */
+	socklen_t	 srclen;
+	uint32_t	 nsrc;		/* addresses from src on; 0: none */
 	struct sockaddr_storage addr;
 	socklen_t	 addrlen;
 };
@@ -103,6 +113,8 @@ struct stats {
 					   due while the ring was full) */
 	uint64_t	 stalled;	/* sessions left waiting for a reply
 					   through half the measured window */
+	uint64_t	 unopened;	/* persistent sessions not established
+					   when the run ended */
 	uint64_t	 bytes_out;
 	uint64_t	 bytes_in;
 	uint64_t	 t_end;		/* when the loop ended */
@@ -233,6 +245,15 @@ int	 hlog_line(FILE *, const char *tag, double start, double length,
 
 /* loadgen_merge.c: loadgen merge A.json B.json ... */
 int	 merge_main(int argc, char **argv);
+
+/* loadgen_procs.c: 1 in a part (o is now its share), 0 in the parent
+ * once the parts are merged (*status: the exit status). */
+int	 procs_run(struct opts *, int *status);
+void	 procs_ready(struct opts *);
+
+/* loadgen_source.c */
+void	 source_parse(struct opts *, const char *);
+int	 source_bind(int fd, const struct opts *, uint32_t session);
 
 void	 report_summary(const struct opts *, const struct result *);
 void	 report_csv(const struct opts *, const struct result *);

@@ -242,6 +242,10 @@ connect_start(struct worker *w, struct session *s)
 		session_fail(w, s, E_OTHER, "TCP_NODELAY", errno);
 		return;
 	}
+	if (source_bind(fd, o, o->session_base + s->id) == -1) {
+		session_fail(w, s, E_OTHER, "bind --source", errno);
+		return;
+	}
 	s->t_connect = now_ns();
 	if (connect(fd, (const struct sockaddr *)&o->addr, o->addrlen) == 0) {
 		established(w, s, now_ns());

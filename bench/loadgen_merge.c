@@ -177,6 +177,9 @@ add_part(const struct part *p, struct result *r, double *last)
 	st->unsent += u64(p, NULL, "unsent");
 	st->stalled += u64(p, NULL, "sessions_stalled");
 	st->lost += u64(p, NULL, "sessions_lost");
+	/* Newer than the rest: a part written before it had none. */
+	if (lookup(p, NULL, "sessions_unopened") != NULL)
+		st->unopened += u64(p, NULL, "sessions_unopened");
 	r->cpu.user += dbl(p, "cpu", "user_s");
 	r->cpu.sys += dbl(p, "cpu", "sys_s");
 	r->throughput += dbl(p, NULL, "throughput_rps");
@@ -221,6 +224,7 @@ add_params(const struct part *p, struct opts *o, char *host, size_t n)
 	o->sessions += (int)u64(p, "params", "sessions");
 	o->threads += (int)u64(p, "params", "threads");
 	o->rate += dbl(p, "params", "rate");
+	o->connect_rate += dbl(p, "params", "connect_rate");
 }
 
 static void

@@ -235,6 +235,9 @@ report_summary(const struct opts *o, const struct result *r)
 	if (st->stalled > 0)
 		printf("  stalled      %llu sessions waited for a reply through "
 		    "half the window or more\n", ull(st->stalled));
+	if (st->unopened > 0)
+		printf("  unopened     %llu sessions not established when the "
+		    "run ended\n", ull(st->unopened));
 	if (st->lost > 0)
 		printf("  lost         %llu sessions\n", ull(st->lost));
 	summary_cpu(o, r);
@@ -506,6 +509,11 @@ json_warnings(FILE *f, const struct opts *o, const struct result *r)
 		    "the measured window or more\"", sep, ull(r->st.stalled));
 		sep = ", ";
 	}
+	if (r->st.unopened > 0) {
+		fprintf(f, "%s\"%llu sessions were not established when the "
+		    "run ended\"", sep, ull(r->st.unopened));
+		sep = ", ";
+	}
 	if (r->st.completed == 0)
 		fprintf(f, "%s\"no request was answered\"", sep);
 }
@@ -569,6 +577,10 @@ json_body(FILE *f, const struct opts *o, const struct result *r)
 	fprintf(f, "  \"sessions_stalled\": %llu, \"sessions_stalled_what\": "
 	    "\"sessions that waited for a reply through half the measured "
 	    "window or more (exit status 1)\",\n", ull(st->stalled));
+	fprintf(f, "  \"sessions_unopened\": %llu, \"sessions_unopened_what\": "
+	    "\"persistent sessions never established: not connected yet, or "
+	    "the handshake not done, when the run ended (exit status 1)\",\n",
+	    ull(st->unopened));
 	json_cpu(f, o, r);
 	fprintf(f, "  \"sessions_lost\": %llu,\n", ull(st->lost));
 	if (r->ns_before.ok && r->ns_after.ok)

@@ -83,6 +83,7 @@ stats_merge(struct stats *d, const struct stats *s)
 	d->unanswered_warm += s->unanswered_warm;
 	d->unsent += s->unsent;
 	d->stalled += s->stalled;
+	d->unopened += s->unopened;
 	d->bytes_out += s->bytes_out;
 	d->bytes_in += s->bytes_in;
 	if (s->t_end > d->t_end)
@@ -146,6 +147,9 @@ account_end(struct worker *w, struct session *s, uint64_t end)
 	uint64_t since = PACE_NONE;
 	unsigned i;
 
+	/* Never connected, or the handshake never done: never served. */
+	if (run.o->keepalive && s->state != S_OPEN && s->state != S_DONE)
+		w->st.unopened++;
 	for (i = 0; i < s->inflight; i++)
 		owed(w, ring_at(s, i), i > s->nsent ||
 		    (i == s->nsent && s->woff == 0), end, &since);

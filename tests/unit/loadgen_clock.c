@@ -23,6 +23,7 @@
 #include "../../bench/loadgen_session.c"
 #include "../../bench/loadgen_pace.c"
 #include "../../bench/loadgen_conn.c"
+#include "../../bench/loadgen_source.c"
 #include "../../bench/loadgen_heap.c"
 #include "../../bench/loadgen_lines.c"
 #include "../../bench/loadgen_recv.c"
