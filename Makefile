@@ -169,11 +169,12 @@ fuzz-run-%: build/fuzz/bin/%
 fuzz: $(patsubst fuzz/%.c,fuzz-run-%,$(FUZZ_SRC))
 .PRECIOUS: build/fuzz/bin/%
 
-# make bench [QUICK=1] [BENCH_ARGS='--models epoll,thread ...']: every model
-# under load, results in results/<date>-<host>/ (see bench/bench.py --help).
+# make bench [QUICK=1] [PIN=1] [BENCH_ARGS='--models epoll,thread ...']: every
+# model under load, results in results/<date>-<host>/ (see bench/bench.py
+# --help); PIN=1 puts the server on one CPU and loadgen on another.
 bench: deps all
 	python3 bench/bench.py $(if $(filter-out 0 no,$(QUICK)),--quick) --bin $(CURDIR)/$(BIN) \
-	    $(BENCH_ARGS)
+	    $(if $(filter-out 0 no,$(PIN)),--pin) $(BENCH_ARGS)
 
 # make bench-compare results/A results/B (or A=... B=...): the pairs of
 # models that one run ranks strictly one way and the other strictly the

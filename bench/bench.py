@@ -41,6 +41,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rank  # noqa: E402  (bench/rank.py: medians, intervals, ties)
+import siderun  # noqa: E402  (pinning; short side runs: issue 12)
+import syscount  # noqa: E402
+import uringratio  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -183,6 +186,7 @@ class Server:
                         "--drain", "2"]
             if workers:
                 self.cmd += ["--workers", str(workers)]
+        self.cmd = siderun.pinned(self.cmd, "server")
 
     def pid(self):
         return self.proc.pid if self.proc else None
@@ -621,7 +625,8 @@ class Bench:
             sampler.start()
         limit = warmup + a.duration + a.timeout * 2 + 30
         try:
-            rc, err, timed_out = run_cmd_bounded(cmd, limit)
+            rc, err, timed_out = run_cmd_bounded(
+                siderun.pinned(cmd, "loadgen"), limit)
             lg_end = time.monotonic()
         finally:
             if sampler:
@@ -661,6 +666,7 @@ class Bench:
             "server_mem_idle": idle,
             "server_mem": mem,
             "wall_s": round(wall, 3),
+            "pinned": siderun.PIN,
         }
         write_json(jpath, j)
         self._cleanup_log(srv)
@@ -765,7 +771,10 @@ class Bench:
                 if f.endswith(".svg") or f in ("summary.csv", "report.md",
                                                "ranking.csv",
                                                "hyperfine.json",
-                                               "hyperfine.md"):
+                                               "hyperfine.md",
+                                               "syscalls.csv", "syscalls.md",
+                                               "uringratio.csv",
+                                               "uringratio.md"):
                     os.unlink(os.path.join(self.out, f))
 
     def main(self):
@@ -816,6 +825,11 @@ class Bench:
         self.rewrite_runs()
         self.write_csv()
         self.write_plots()
+        for mod, args in ((syscount, None if a.no_syscalls else
+                           syscount.bench_args(a)),
+                          (uringratio, uringratio.bench_args(a, self.models))):
+            if args:
+                mod.main(args)
         self.loadavg.append(loadavg())
         self.phases.append(("outputs", time.monotonic() - start -
                             sum(x for _, x in self.phases)))
@@ -1586,6 +1600,9 @@ def machine():
         ("hyperfine", first_line(["hyperfine", "--version"])),
         ("gnuplot", first_line(["gnuplot", "--version"])),
         ("socklab", git),
+        ("pinning", siderun.pin_text() + (" in every loadgen run; the "
+                                          "pingpong floor and hyperfine "
+                                          "unpinned" if siderun.PIN else "")),
     ]
 
 
@@ -1682,6 +1699,7 @@ class Report:
         self.section_machine()
         self.section_targets()
         self.section_throughput()
+        self.w(uringratio.report(b.out, b.models))
         self.section_ranking()
         self.section_bulk()
         self.section_latency()
@@ -2099,6 +2117,9 @@ class Report:
         self.table(["model"] + ["cpu us/req " + x for x in labels] +
                    ["procs / threads at " + top, "PSS at " + top,
                     "KiB/session", "marginal KiB/session"], rows)
+        self.w(syscount.report(b.out, {
+            t: (cpu_per_request(j), not served_note(j, errors=False))
+            for t in self.targets() for j in [self.find(t, "c50")] if j}))
         if b.pingpong:
             self.w("The floor's echo process (median run) used %.1f us of "
                    "CPU per round trip." %
@@ -2193,7 +2214,9 @@ class Report:
                "with ties, one row per load and model; "
                "`runs/pingpong-N.json` and "
                "`runs/pingpong-server-c1-N-rK.json`: the floor runs; "
-               "`summary.csv`: one row per run and round; `plotdata/`: the "
+               "`summary.csv`: one row per run and round; `syscalls.csv`: "
+               "the system call counting runs; `uringratio.csv`: the "
+               "io_uring / epoll runs; `plotdata/`: the "
                "numbers behind the plots; `logs/`: server stderr, kept "
                "only when not empty.")
         self.w()
@@ -2316,6 +2339,11 @@ def parse_args(argv):
     p.add_argument("--no-lab", action="store_true",
                    help="leave out the lab's Python thread server")
     p.add_argument("--no-hyperfine", action="store_true")
+    p.add_argument("--pin", action="store_true",
+                   help="the server on one CPU, loadgen on another "
+                   "(make bench PIN=1)")
+    p.add_argument("--no-syscalls", action="store_true",
+                   help="no system call counting runs (bench/syscount.py)")
     p.add_argument("--one", metavar="MODEL",
                    help="run one fixed workload against MODEL and exit")
     p.add_argument("-c", dest="sessions_one", type=int, default=100)
@@ -2354,6 +2382,9 @@ def parse_args(argv):
         a.hf_requests = 2000 if q else 30000
     if a.quick:
         a.hf_sessions = min(a.hf_sessions, 10)
+    why = siderun.pin_setup(a.pin)
+    if why:
+        p.error(why)
     return a
 
 
