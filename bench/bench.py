@@ -2118,7 +2118,8 @@ class Report:
                    ["procs / threads at " + top, "PSS at " + top,
                     "KiB/session", "marginal KiB/session"], rows)
         self.w(syscount.report(b.out, {
-            t: (cpu_per_request(j), not served_note(j, errors=False))
+            t: (cpu_per_request(j), not served_note(j, errors=False),
+                j["bench"].get("server_cpu_s"))
             for t in self.targets() for j in [self.find(t, "c50")] if j}))
         if b.pingpong:
             self.w("The floor's echo process (median run) used %.1f us of "
