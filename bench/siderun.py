@@ -22,6 +22,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 
 POOL_TAG = "[pool]"
@@ -176,9 +177,8 @@ class Side:
     def loadgen(self, sessions, duration, warmup, size=16, timeout=5.0):
         """Run loadgen to the end; its JSON (a dict, {} if none) and exit
         status."""
-        path = "%s.loadgen.%d.json" % (self.log if self.log != os.devnull
-                                       else "/tmp/socklab-side",
-                                       os.getpid())
+        fd, path = tempfile.mkstemp(prefix="socklab-side.", suffix=".json")
+        os.close(fd)
         cmd = [os.path.join(self.bindir, "loadgen"), "--port",
                str(self.port), "-c", str(sessions), "-t", "1",
                "-d", str(duration), "--warmup", str(warmup),
@@ -198,9 +198,12 @@ class Side:
         try:
             with open(path) as f:
                 j = json.load(f)
-            os.unlink(path)
         except (OSError, ValueError):
             j = {}
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
         return j, rc
 
     def stop(self):
@@ -227,9 +230,19 @@ class Side:
         self._close()
 
     def _close(self):
+        """Close our ends; the server's stderr log goes when empty (redis
+        always prints a banner: its log goes when it exited cleanly)."""
         if self.proc and self.proc.stdout:
             self.proc.stdout.close()
         self.logf.close()
+        if self.log == os.devnull:
+            return
+        try:
+            if os.path.getsize(self.log) == 0 or (
+                    self.target == "redis" and self.proc.returncode == 0):
+                os.unlink(self.log)
+        except OSError:
+            pass
 
 
 def replies(j):

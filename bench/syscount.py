@@ -232,7 +232,8 @@ def pick_counter(want, tmp):
 def count_one(counter, a, target, tags, sessions, tmp):
     """One counting run: a CSV row (dict)."""
     side = siderun.Side(a.bin, target, tags, sessions,
-                        log=tmp + ".server.log")
+                        log="%s.%s-c%d.server.log" % (tmp, target,
+                                                       sessions))
     side.start()
     note = ""
     try:

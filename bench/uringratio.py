@@ -52,7 +52,9 @@ def run(a):
 def one(a, model, tags, sessions, size, rnd, tmp):
     row = {"model": model, "sessions": sessions, "size": size,
            "round": rnd, "pinned": "yes" if siderun.PIN else "no"}
-    side = siderun.Side(a.bin, model, tags, sessions, log=tmp + ".log")
+    side = siderun.Side(a.bin, model, tags, sessions,
+                        log="%s.%s-c%d-%dB-r%d.server.log" % (
+                            tmp, model, sessions, size, rnd))
     try:
         side.start()
         try:
