@@ -23,6 +23,7 @@ puts beside the server CPU per request), or, where no counter can attach
 import argparse
 import csv
 import os
+import resource
 import re
 import signal
 import subprocess
@@ -34,20 +35,23 @@ import siderun  # noqa: E402
 
 # The breakdown counts these one by one (a tracepoint each, per thread:
 # the full list of about 360 would cost too much at 1000 threads); the
-# rest of the total shows as "other".
-SYSCALLS = """read write readv writev recvfrom sendto recvmsg sendmsg
-recvmmsg sendmmsg poll ppoll select pselect6 epoll_wait epoll_pwait
-epoll_pwait2 epoll_ctl io_uring_enter accept accept4 close shutdown futex
-clone clone3 wait4 rt_sigprocmask rt_sigaction mmap munmap mprotect
-madvise brk setsockopt getsockopt getpid gettid fcntl ioctl openat
-nanosleep clock_nanosleep sched_yield""".split()
+# rest of the total shows as "other".  The likeliest first: perf opens a
+# descriptor per event and thread it attaches to, and a tree of many
+# threads gets only as many of these as fit under our descriptor limit.
+SYSCALLS = """read write sendto recvfrom poll epoll_wait io_uring_enter
+accept4 close futex epoll_ctl readv writev recvmsg sendmsg ppoll
+epoll_pwait epoll_pwait2 recvmmsg sendmmsg select pselect6 accept
+shutdown clone clone3 wait4 rt_sigprocmask rt_sigaction mmap munmap
+mprotect madvise brk setsockopt getsockopt getpid gettid fcntl ioctl
+openat nanosleep clock_nanosleep sched_yield""".split()
+FD_SPARE = 200
 TRACEFS = ("/sys/kernel/tracing/events/syscalls",
            "/sys/kernel/debug/tracing/events/syscalls")
 ATTACH_TIMEOUT = 10.0
 FIELDS = ["model", "sessions", "replies", "syscalls",
           "syscalls_per_request", "top1", "top1_per_request", "top2",
           "top2_per_request", "top3", "top3_per_request", "counted_with",
-          "pinned", "note"]
+          "named", "pinned", "note"]
 
 
 class Perf:
@@ -65,12 +69,21 @@ class Perf:
                                 tfs, "sys_enter_" + s))]
 
     def start(self, pids):
+        """Attach, with as many events as descriptors allow."""
         self.out = self.tmp + ".perf"
+        threads = sum(ntasks(p) for p in pids)
+        room = (resource.getrlimit(resource.RLIMIT_NOFILE)[0] - FD_SPARE) \
+            // max(threads, 1)
+        if room < 1:
+            raise RuntimeError("%d threads: more than perf can open an "
+                               "event for each" % threads)
+        events = self.events[:room]
+        self.one_by_one = len(events) - 1
         ctl_r, ctl_w = os.pipe()
         ack_r, ack_w = os.pipe()
         cmd = ["perf", "stat", "-x,", "-o", self.out, "-D", "-1",
                "--control", "fd:%d,%d" % (ctl_r, ack_w),
-               "-e", ",".join(self.events),
+               "-e", ",".join(events),
                "-p", ",".join(str(p) for p in pids)]
         self.proc = subprocess.Popen(cmd, pass_fds=(ctl_r, ack_w),
                                      stdin=subprocess.DEVNULL,
@@ -131,6 +144,7 @@ class Strace:
 
     def __init__(self, tmp):
         self.tmp = tmp
+        self.one_by_one = None          # every call is named
 
     def start(self, pids):
         self.out = self.tmp + ".strace"
@@ -175,6 +189,13 @@ class Strace:
     def abort(self):
         self.proc.kill()
         self.proc.wait()
+
+
+def ntasks(pid):
+    try:
+        return len(os.listdir("/proc/%d/task" % pid))
+    except OSError:
+        return 1
 
 
 def read_some(fd, deadline):
@@ -260,6 +281,8 @@ def count_one(counter, a, target, tags, sessions, tmp):
            "syscalls": total,
            "syscalls_per_request": "%.3f" % (total / n) if n else "",
            "counted_with": counter.name,
+           "named": counter.one_by_one if counter.one_by_one is not None
+           else "all",
            "pinned": "yes" if siderun.PIN else "no", "note": note}
     for i in range(3):
         name, c = named[i] if i < len(named) and named[i][1] else ("", 0)
@@ -293,7 +316,8 @@ def run(a):
             try:
                 r = count_one(counter, a, t, tags.get(t, []), c, tmp)
             except (RuntimeError, OSError) as e:
-                r = {"model": t, "sessions": c, "note": str(e)[:200]}
+                r = {"model": t, "sessions": c,
+                     "note": " ".join(str(e).split())[:160]}
             rows.append(r)
             print("syscount: %-16s c%-5d %8s syscalls/request  %s %s" % (
                 t, c, r.get("syscalls_per_request") or "-",
@@ -337,7 +361,8 @@ def markdown(rows, sessions):
         for c in sessions:
             r = by.get((m, c), {})
             v = r.get("syscalls_per_request") or "-"
-            cells.append(v + (" (%s)" % r["note"] if r.get("note") else ""))
+            note = r.get("note", "").replace("|", "/")
+            cells.append(v + (" (%s)" % note if note else ""))
         for c in sessions:
             if c != 1:
                 cells.append(top_text(by[(m, c)]) if (m, c) in by else "-")
@@ -349,9 +374,24 @@ def markdown(rows, sessions):
             "timed runs) with `%s` on the server and every process and "
             "thread it has or makes, over the whole run (connects and "
             "warm-up included), divided by the replies it produced; %s.  "
-            "`other`: calls outside the %d counted one by one.\n\n%s\n"
+            "`other`: calls outside those counted one by one (%s; column "
+            "`named` of syscalls.csv).\n\n%s\n"
             % (how, "pinned like the timed runs" if pin else "not pinned",
-               len(SYSCALLS), "\n".join(out)))
+               named_text(rows), "\n".join(out)))
+
+
+def named_text(rows):
+    """How many calls the breakdown named, in a phrase."""
+    ns = sorted({r.get("named") for r in rows if r.get("named")})
+    if ns == ["all"]:
+        return "strace names them all"
+    nums = sorted(int(n) for n in ns if n.isdigit())
+    if not nums:
+        return "none"
+    if len(nums) == 1:
+        return "%d of them" % nums[0]
+    return ("%d of them, %d where the server had so many threads that "
+            "perf could open no more events" % (nums[-1], nums[0]))
 
 
 def target_text(rows, cpu50):
