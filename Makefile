@@ -169,11 +169,12 @@ fuzz-run-%: build/fuzz/bin/%
 fuzz: $(patsubst fuzz/%.c,fuzz-run-%,$(FUZZ_SRC))
 .PRECIOUS: build/fuzz/bin/%
 
-# make bench [QUICK=1] [BENCH_ARGS='--models epoll,thread ...']: every model
-# under load, results in results/<date>-<host>/ (see bench/bench.py --help).
+# make bench [QUICK=1] [PIN=1] [BENCH_ARGS='--models epoll,thread ...']: every
+# model under load, results in results/<date>-<host>/ (see bench/bench.py
+# --help); PIN=1 puts the server on one CPU and loadgen on another.
 bench: deps all
 	python3 bench/bench.py $(if $(filter-out 0 no,$(QUICK)),--quick) --bin $(CURDIR)/$(BIN) \
-	    $(BENCH_ARGS)
+	    $(if $(filter-out 0 no,$(PIN)),--pin) $(BENCH_ARGS)
 
 # make bench-glossary: the table of every bench figure in results/README.md,
 # from bench/socklab_bench/columns.py (tests/bench-columns.t checks it).
@@ -184,7 +185,6 @@ bench-glossary:
 # make bench-scale [SCALE=10000] [SCALE_ARGS='--models epoll ...']: S
 # persistent sessions (default 100,000) per event model, thread and fork;
 # results/<date>-scale/ (see bench/scale.py --help).
-.PHONY: bench-scale
 bench-scale: all
 	python3 bench/scale.py --bin $(CURDIR)/$(BIN) $(if $(SCALE),--sessions $(SCALE)) \
 	    $(SCALE_ARGS)

@@ -29,6 +29,7 @@ gnuplot		gnuplot-nox	test bench
 redis-server	redis-server	test bench
 redis-benchmark	redis-tools	test bench
 iperf3		iperf3		bench
+perf		linux-perf	bench
 valgrind	valgrind	stress
 java		default-jre-headless	test
 /usr/share/java/hdrhistogram.jar	libhdrhistogram-java	test

@@ -7,6 +7,8 @@ import shlex
 import signal
 import socket
 
+import siderun  # bench/siderun.py: pinning
+
 from . import columns
 from .conf import BULK, BULK_PIPELINE, BULK_SIZES, MAX_POOL, REPO, \
     Interrupted, on_signal, warn
@@ -114,6 +116,11 @@ def parser():
     p.add_argument("--no-lab", action="store_true",
                    help="leave out the lab's Python thread server")
     p.add_argument("--no-hyperfine", action="store_true")
+    p.add_argument("--pin", action="store_true",
+                   help="the server on one CPU, loadgen on another "
+                   "(make bench PIN=1)")
+    p.add_argument("--no-syscalls", action="store_true",
+                   help="no system call counting runs (bench/syscount.py)")
     p.add_argument("--one", metavar="MODEL",
                    help="run one fixed workload against MODEL and exit")
     p.add_argument("-c", dest="sessions_one", type=int, default=100)
@@ -160,6 +167,9 @@ def defaults(a, p):
         a.hf_requests = 2000 if q else 30000
     if a.quick:
         a.hf_sessions = min(a.hf_sessions, 10)
+    why = siderun.pin_setup(a.pin)
+    if why:
+        p.error(why)
 
 
 def main(argv):

@@ -9,6 +9,8 @@ import subprocess
 import tempfile
 import time
 
+import siderun  # bench/siderun.py: pinning (issue 12)
+
 from .conf import PROBE, warn
 
 class Registry:
@@ -96,6 +98,7 @@ class Server:
                         "--drain", "2"]
             if workers:
                 self.cmd += ["--workers", str(workers)]
+        self.cmd = siderun.pinned(self.cmd, "server")
 
     def pid(self):
         return self.proc.pid if self.proc else None

@@ -9,6 +9,8 @@ import socket
 import subprocess
 
 import rank
+import siderun
+import uringratio
 
 from .conf import (LINE_BYTES, MAX_POOL, REDIS_REQUEST, REDIS_REQUEST_BYTES,
                    REPO, warmup_for)
@@ -64,7 +66,8 @@ class Report(Tables, Headline):
     def text(self):
         self.section_intro()
         for section in (self.section_machine, self.section_targets,
-                        self.section_throughput, self.section_ranking,
+                        self.section_throughput, self.section_uringratio,
+                        self.section_ranking,
                         self.section_bulk, self.section_latency,
                         self.section_cpu_mem, self.section_connect,
                         self.section_hyperfine, self.section_plots,
@@ -171,6 +174,9 @@ class Report(Tables, Headline):
                             100 * rank.coverage_of(x)) for x in n)))
 
 
+    def section_uringratio(self):
+        self.w(uringratio.report(self.b.out, self.b.models))
+
     def section_plots(self):
         self.w("## Plots")
         self.w()
@@ -193,7 +199,9 @@ class Report(Tables, Headline):
                "with ties, one row per load and model; "
                "`runs/pingpong-N.json` and "
                "`runs/pingpong-server-c1-N-rK.json`: the floor runs; "
-               "`summary.csv`: one row per run and round; `plotdata/`: the "
+               "`summary.csv`: one row per run and round; `syscalls.csv`: "
+               "the system call counting runs; `uringratio.csv`: the "
+               "io_uring / epoll runs; `plotdata/`: the "
                "numbers behind the plots; `logs/`: server stderr, kept "
                "only when not empty.")
         self.w()
@@ -248,6 +256,9 @@ def machine():
         ("hyperfine", first_line(["hyperfine", "--version"])),
         ("gnuplot", first_line(["gnuplot", "--version"])),
         ("socklab", git),
+        ("pinning", siderun.pin_text() + (" in every loadgen run; the "
+                                          "pingpong floor and hyperfine "
+                                          "unpinned" if siderun.PIN else "")),
     ]
 
 

@@ -7,6 +7,9 @@ import shutil
 import time
 
 import rank
+import siderun  # bench/siderun.py, syscount.py, uringratio.py: issue 12
+import syscount
+import uringratio
 
 from . import columns, plots
 from .collate import Collate
@@ -60,7 +63,8 @@ class Bench(Collate, Refs):
             sampler.start()
         limit = warmup + a.duration + a.timeout * 2 + 30
         try:
-            rc, err, timed_out = run_cmd_bounded(cmd, limit)
+            rc, err, timed_out = run_cmd_bounded(
+                siderun.pinned(cmd, "loadgen"), limit)
             lg_end = time.monotonic()
         finally:
             if sampler:
@@ -88,6 +92,7 @@ class Bench(Collate, Refs):
             "server_mem_idle": idle,
             "server_mem": mem,
             "wall_s": round(time.monotonic() - t0, 3),
+            "pinned": siderun.PIN,
         }
         write_json(jpath, j)
         self._cleanup_log(srv)
@@ -220,7 +225,10 @@ class Bench(Collate, Refs):
                 if f.endswith(".svg") or f in ("summary.csv", "report.md",
                                                "ranking.csv",
                                                "hyperfine.json",
-                                               "hyperfine.md"):
+                                               "hyperfine.md",
+                                               "syscalls.csv", "syscalls.md",
+                                               "uringratio.csv",
+                                               "uringratio.md"):
                     os.unlink(os.path.join(self.out, f))
 
     def main(self):
@@ -272,6 +280,11 @@ class Bench(Collate, Refs):
         columns.write_csv(os.path.join(self.out, "summary.csv"),
                           self.all_runs)
         plots.write_plots(self)
+        for mod, args in ((syscount, None if a.no_syscalls else
+                           syscount.bench_args(a)),
+                          (uringratio, uringratio.bench_args(a, self.models))):
+            if args:
+                mod.main(args)
         self.loadavg.append(loadavg())
         self.phases.append(("outputs", time.monotonic() - start -
                             sum(x for _, x in self.phases)))

@@ -3,10 +3,11 @@ and errors, CPU and memory, connect times.  Where a table shows figures
 of one run, they are the columns of columns.py."""
 
 import rank
+import syscount
 
 from . import columns
 from .conf import BULK, BULK_PIPELINE, MAX_POOL, table_labels
-from .digest import dig, lg_summary
+from .digest import cpu_per_request, dig, lg_summary
 from .fmt import cell_rps, fmt_num, fmt_us, label_of, served_note
 
 
@@ -248,6 +249,10 @@ class Tables:
         self.table(["model"] + [c.head(label=x) for x in labels
                                 for c in cpu] +
                    [c.head(top=top) for c in mem], rows)
+        self.w(syscount.report(b.out, {
+            t: (cpu_per_request(j), not served_note(j, errors=False),
+                j["bench"].get("server_cpu_s"))
+            for t in self.targets() for j in [self.find(t, "c50")] if j}))
         if b.pingpong:
             self.w("The floor's echo process (median run) used %.1f us of "
                    "CPU per round trip." %
