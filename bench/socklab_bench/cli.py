@@ -7,7 +7,7 @@ import shlex
 import signal
 import socket
 
-import siderun  # bench/siderun.py: pinning
+from . import pin
 
 from . import columns
 from .conf import BULK, BULK_PIPELINE, BULK_SIZES, MAX_POOL, REPO, \
@@ -167,7 +167,7 @@ def defaults(a, p):
         a.hf_requests = 2000 if q else 30000
     if a.quick:
         a.hf_sessions = min(a.hf_sessions, 10)
-    why = siderun.pin_setup(a.pin)
+    why = pin.pin_setup(a.pin)
     if why:
         p.error(why)
 
