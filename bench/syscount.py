@@ -31,6 +31,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import kprofile  # noqa: E402
 import siderun  # noqa: E402
 from socklab_bench import models, pin  # noqa: E402
 
@@ -395,10 +396,11 @@ def named_text(rows):
             "perf could open no more events" % (nums[-1], nums[0]))
 
 
-def target_text(rows, cpu50):
+def target_text(rows, cpu50, out=None):
     """The issue's CPU target, from the timed runs' CPU per request at 50
     sessions ({target: (us/request, every session served, {"user": s,
-    "sys": s, ...})}) and the counts at 50 sessions."""
+    "sys": s, ...})}) and the counts at 50 sessions; and where the best
+    model's CPU goes, if kprofile.py profiled it into OUT."""
     rr = (cpu50.get("redis") or (None,))[0]
     models = [(c, m) for m, (c, full, _) in cpu50.items()
               if m != "redis" and c is not None and full]
@@ -424,7 +426,9 @@ def target_text(rows, cpu50):
             best, calls(best), calls("redis")))
     if ratio > 0.6:
         s += "  " + fewest_text(rows, cpu50, rr)
-    return s + "\n"
+    s += "\n"
+    k = kprofile.sentence(out, best) if out else ""
+    return s + "\n" + k if k else s
 
 
 def report(out, cpu50):
@@ -440,7 +444,7 @@ def report(out, cpu50):
         rows = read_csv(os.path.join(out, "syscalls.csv"))
     except OSError:
         rows = []
-    return md + "\n" + target_text(rows, cpu50)
+    return md + "\n" + target_text(rows, cpu50, out)
 
 
 def bench_args(a):

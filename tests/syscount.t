@@ -172,6 +172,34 @@ else:
              0.9 <= per < 1.5, "%s (%s syscalls/request over %s replies)"
              % (name, r.get("syscalls_per_request"), r.get("replies")))
 
+# --- where the CPU goes: kprofile.py, one model ---------------------------
+KPROF = os.path.join(REPO, "bench", "kprofile.py")
+name = "kprofile: epoll at 50 sessions"
+out = os.path.join(TMP, "kprof")
+p = script(KPROF, ["--bin", BINDIR, "--out", out, "--models", "epoll",
+                   "-d", "0.3", "--warmup", "0.05", "--no-redis"])
+if p.returncode == 0 and "skipped:" in p.stdout:
+    t.skip(name, p.stdout.strip().split("skipped: ", 1)[1])
+    t.skip(name + ": the sentence", "not profiled")
+else:
+    with open(os.path.join(out, "kprofile.csv")) as f:
+        rows = list(csv.DictReader(f))
+    r = rows[0] if len(rows) == 1 else {}
+    # A reply sent a line: tcp_sendmsg must show; the shares are shares.
+    t.ok(p.returncode == 0 and r.get("model") == "epoll" and
+         0 < float(r.get("send") or 0) <= 100 and
+         all(0 <= float(r.get(k) or -1) <= 100 for k in
+             ("recv", "softirq", "entry", "user")),
+         "%s: shares of its samples (%s)" % (name, ", ".join(
+             "%s %s" % (k, r.get(k)) for k in ("send", "recv", "softirq",
+                                              "entry", "user"))))
+    import kprofile  # noqa: E402
+    got = kprofile.sentence(out, "epoll")
+    t.ok("`epoll`: %s %% of the samples under tcp_sendmsg" % r.get("send")
+         in got, name + ": the sentence carries its figures")
+p = script(KPROF, ["--bin", BINDIR, "--out", TMP, "-d", "0"], timeout=30)
+t.ok(p.returncode == 2, "kprofile.py -d 0: exit 2")
+
 for args, word in ((["--sessions", "0"], "--sessions"),
                    (["--sizes", "x"], "--sizes")):
     p = script(RATIO, ["--bin", BINDIR, "--out", TMP] + args, timeout=30)

@@ -120,7 +120,8 @@ def parser():
                    help="the server on one CPU, loadgen on another "
                    "(make bench PIN=1)")
     p.add_argument("--no-syscalls", action="store_true",
-                   help="no system call counting runs (bench/syscount.py)")
+                   help="no system call counting or profiling runs "
+                   "(bench/syscount.py, bench/kprofile.py)")
     p.add_argument("--one", metavar="MODEL",
                    help="run one fixed workload against MODEL and exit")
     p.add_argument("-c", dest="sessions_one", type=int, default=100)

@@ -6,6 +6,7 @@ import os
 import shutil
 import time
 
+import kprofile
 import rank
 import syscount
 import uringratio
@@ -226,6 +227,7 @@ class Bench(Collate, Refs):
                                                "hyperfine.json",
                                                "hyperfine.md",
                                                "syscalls.csv", "syscalls.md",
+                                               "kprofile.csv", "kprofile.md",
                                                "uringratio.csv",
                                                "uringratio.md"):
                     os.unlink(os.path.join(self.out, f))
@@ -281,6 +283,8 @@ class Bench(Collate, Refs):
         plots.write_plots(self)
         for mod, args in ((syscount, None if a.no_syscalls else
                            syscount.bench_args(a)),
+                          (kprofile, None if a.no_syscalls else
+                           kprofile.bench_args(a, self.models)),
                           (uringratio, uringratio.bench_args(a, self.models))):
             if args:
                 mod.main(args)
