@@ -202,10 +202,11 @@ def write(a, rows, md):
 
 
 def bench_args(a, models_run):
-    """This script's arguments for the bench's own (a: its options)."""
+    """This script's arguments for the bench's own (a: its options;
+    models_run: the models it timed)."""
     return ["--bin", a.bin, "--out", a.out, "-d",
             "0.5" if a.quick else "1"] + \
-        (["--models", ",".join(a.models)] if a.models else []) + \
+        (["--models", ",".join(models_run)] if models_run else []) + \
         (["--pin"] if a.pin else []) + \
         (["--no-redis"] if a.no_redis else [])
 
