@@ -31,7 +31,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import kprofile  # noqa: E402
 import siderun  # noqa: E402
+from socklab_bench import models, pin  # noqa: E402
 
 # The breakdown counts these one by one (a tracepoint each, per thread:
 # the full list of about 360 would cost too much at 1000 threads); the
@@ -250,9 +252,9 @@ def pick_counter(want, tmp):
     return None, "; ".join(whys)
 
 
-def count_one(counter, a, target, tags, sessions, tmp):
+def count_one(counter, a, target, pools, sessions, tmp):
     """One counting run: a CSV row (dict)."""
-    side = siderun.Side(a.bin, target, tags, sessions,
+    side = siderun.Side(a.bin, target, sessions, pools=pools,
                         log="%s.%s-c%d.server.log" % (tmp, target,
                                                        sessions))
     side.start()
@@ -283,7 +285,7 @@ def count_one(counter, a, target, tags, sessions, tmp):
            "counted_with": counter.name,
            "named": counter.one_by_one if counter.one_by_one is not None
            else "all",
-           "pinned": "yes" if siderun.PIN else "no", "note": note}
+           "pinned": "yes" if pin.PIN else "no", "note": note}
     for i in range(3):
         name, c = named[i] if i < len(named) and named[i][1] else ("", 0)
         row["top%d" % (i + 1)] = name
@@ -303,9 +305,9 @@ def run(a):
     counter, why = pick_counter(a.tool, tmp)
     if counter is None:
         return None, why
-    tags = siderun.model_tags(a.bin)
-    targets = [m for m in (a.models or list(tags))
-               if siderun.runnable(tags.get(m, []))]
+    able = siderun.runnable(a.bin)
+    pools = models.pool_models(a.bin)
+    targets = [m for m in (a.models or able) if m in able]
     if not a.no_redis and subprocess.run(
             ["sh", "-c", "command -v redis-server"],
             capture_output=True).returncode == 0:
@@ -314,7 +316,7 @@ def run(a):
     for c in a.sessions:
         for t in targets:
             try:
-                r = count_one(counter, a, t, tags.get(t, []), c, tmp)
+                r = count_one(counter, a, t, pools, c, tmp)
             except (RuntimeError, OSError) as e:
                 r = {"model": t, "sessions": c,
                      "note": " ".join(str(e).split())[:160]}
@@ -394,10 +396,11 @@ def named_text(rows):
             "perf could open no more events" % (nums[-1], nums[0]))
 
 
-def target_text(rows, cpu50):
+def target_text(rows, cpu50, out=None):
     """The issue's CPU target, from the timed runs' CPU per request at 50
     sessions ({target: (us/request, every session served, {"user": s,
-    "sys": s, ...})}) and the counts at 50 sessions."""
+    "sys": s, ...})}) and the counts at 50 sessions; and where the best
+    model's CPU goes, if kprofile.py profiled it into OUT."""
     rr = (cpu50.get("redis") or (None,))[0]
     models = [(c, m) for m, (c, full, _) in cpu50.items()
               if m != "redis" and c is not None and full]
@@ -423,7 +426,9 @@ def target_text(rows, cpu50):
             best, calls(best), calls("redis")))
     if ratio > 0.6:
         s += "  " + fewest_text(rows, cpu50, rr)
-    return s + "\n"
+    s += "\n"
+    k = kprofile.sentence(out, best) if out else ""
+    return s + "\n" + k if k else s
 
 
 def report(out, cpu50):
@@ -439,7 +444,7 @@ def report(out, cpu50):
         rows = read_csv(os.path.join(out, "syscalls.csv"))
     except OSError:
         rows = []
-    return md + "\n" + target_text(rows, cpu50)
+    return md + "\n" + target_text(rows, cpu50, out)
 
 
 def bench_args(a):
@@ -520,7 +525,7 @@ def parse_args(argv):
         a.duration = 0.2 if a.quick else 0.5
     if a.duration <= 0 or a.warmup < 0:
         p.error("-d must be > 0 and --warmup >= 0")
-    why = siderun.pin_setup(a.pin)
+    why = pin.pin_setup(a.pin)
     if why:
         p.error(why)
     return a
@@ -536,21 +541,16 @@ def ints(s):
     return v
 
 
-def main(argv):
-    a = parse_args(argv)
-    os.makedirs(a.out, exist_ok=True)
-    md = os.path.join(a.out, "syscalls.md")
-    rows, why = run(a)
-    if rows is None:
-        with open(md, "w") as f:
-            f.write("System calls per request: not counted (%s).\n" % why)
-        print("syscount: skipped: %s" % why, flush=True)
-        return 0
+def write(a, rows, md):
     write_csv(os.path.join(a.out, "syscalls.csv"), rows)
     with open(md, "w") as f:
         f.write(markdown(read_csv(os.path.join(a.out, "syscalls.csv")),
                          a.sessions))
-    return 0
+
+
+def main(argv):
+    return siderun.main(argv, "syscount", parse_args, run, write,
+                        "syscalls", "System calls per request: not counted")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import siderun  # noqa: E402
+from socklab_bench import models, pin  # noqa: E402
+from socklab_bench.pin import pin_text  # noqa: E402
 
 MODELS = ("epoll", "io_uring")
 FIELDS = ["model", "sessions", "size", "round", "rps", "replies",
@@ -30,9 +32,9 @@ FIELDS = ["model", "sessions", "size", "round", "rps", "replies",
 
 
 def run(a):
-    tags = siderun.model_tags(a.bin)
-    missing = [m for m in MODELS
-               if m not in tags or not siderun.runnable(tags[m])]
+    able = siderun.runnable(a.bin)
+    pools = models.pool_models(a.bin)
+    missing = [m for m in MODELS if m not in able]
     if missing:
         return None, "model %s not available here (bin/server " \
             "--list-models)" % ", ".join(missing)
@@ -45,14 +47,14 @@ def run(a):
                 n += 1
                 order = MODELS if n % 2 else MODELS[::-1]
                 for m in order:
-                    rows.append(one(a, m, tags[m], c, size, rnd, tmp))
+                    rows.append(one(a, m, pools, c, size, rnd, tmp))
     return rows, None
 
 
-def one(a, model, tags, sessions, size, rnd, tmp):
+def one(a, model, pools, sessions, size, rnd, tmp):
     row = {"model": model, "sessions": sessions, "size": size,
-           "round": rnd, "pinned": "yes" if siderun.PIN else "no"}
-    side = siderun.Side(a.bin, model, tags, sessions,
+           "round": rnd, "pinned": "yes" if pin.PIN else "no"}
+    side = siderun.Side(a.bin, model, sessions, pools=pools,
                         log="%s.%s-c%d-%dB-r%d.server.log" % (
                             tmp, model, sessions, size, rnd))
     try:
@@ -103,13 +105,13 @@ def markdown(rows, sessions, sizes, rounds, duration):
             v = med.get((m, c, sizes[0]))
             cells.append("%.0f" % v if v else "-")
         out.append("| " + " | ".join(cells) + " |")
-    pin = siderun.pin_text() if rows else "?"
+    placed = pin_text() if rows else "?"
     return ("io_uring / epoll throughput (frevib/io_uring-echo-server's "
             "table): the ratio of the two models' median requests/s over "
             "%d interleaved rounds of a %g s closed-loop run per cell "
             "(fresh server, one loadgen thread, one line in flight per "
             "session; line size includes the newline); above 1, io_uring "
-            "served more; %s.\n\n%s\n" % (rounds, duration, pin,
+            "served more; %s.\n\n%s\n" % (rounds, duration, placed,
                                           "\n".join(out)))
 
 
@@ -182,22 +184,13 @@ def parse_args(argv):
         p.error("need --rounds >= 1, -d > 0, --warmup >= 0")
     if max(a.sizes) > 65536:
         p.error("--sizes: at most 65536 bytes a line")
-    why = siderun.pin_setup(a.pin)
+    why = pin.pin_setup(a.pin)
     if why:
         p.error(why)
     return a
 
 
-def main(argv):
-    a = parse_args(argv)
-    os.makedirs(a.out, exist_ok=True)
-    md = os.path.join(a.out, "uringratio.md")
-    rows, why = run(a)
-    if rows is None:
-        with open(md, "w") as f:
-            f.write("io_uring / epoll: not measured (%s).\n" % why)
-        print("uringratio: skipped: %s" % why, flush=True)
-        return 0
+def write(a, rows, md):
     with open(os.path.join(a.out, "uringratio.csv"), "w", newline="") as f:
         w = csv.DictWriter(f, FIELDS)
         w.writeheader()
@@ -205,7 +198,11 @@ def main(argv):
             w.writerow({k: r.get(k, "") for k in FIELDS})
     with open(md, "w") as f:
         f.write(markdown(rows, a.sessions, a.sizes, a.rounds, a.duration))
-    return 0
+
+
+def main(argv):
+    return siderun.main(argv, "uringratio", parse_args, run, write,
+                        "uringratio", "io_uring / epoll: not measured")
 
 
 if __name__ == "__main__":

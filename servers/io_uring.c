@@ -79,6 +79,7 @@ serve_io_uring(int lfd, const struct server_opts *o)
 #define BGID		0
 #define SWEEP_MS	100
 #define ACCEPT_PAUSE_MS	100	/* out of descriptors: stop accepting */
+#define SEND_WAIT_US	1000	/* at most, for a send that did not go out */
 
 /* What a completion is for: the low bits of its user_data. */
 enum { OP_NONE, OP_ACCEPT, OP_RECV, OP_SEND, OP_STOP, OP_MASK = 7 };
@@ -120,6 +121,8 @@ struct uring {
 	int		 nconns;
 	size_t		 memory;	/* held by all sessions */
 	int		 recycled;	/* buffers given back this turn */
+	unsigned	 sends;		/* sends prepared this turn */
+	unsigned	 events;	/* other completions, last turn */
 	long long	 now;
 	long long	 sweep_at;
 	int		 sigfd;		/* the stop signals (server_signal_fd) */
@@ -239,6 +242,7 @@ arm_send(struct uring *u, struct conn *c)
 	}
 	io_uring_prep_send(sqe, c->fd, p, n, MSG_NOSIGNAL);
 	c->sending = 1;
+	u->sends++;
 }
 
 /* Replies out: send our FIN and drop input until the client's, at most
@@ -460,8 +464,11 @@ reap(struct uring *u)
 	unsigned head, n = 0;
 	void *p;
 
+	u->events = 0;
 	io_uring_for_each_cqe(&u->ring, head, cqe) {
 		n++;
+		if ((cqe->user_data & OP_MASK) != OP_SEND)
+			u->events++;
 		p = (void *)(uintptr_t)(cqe->user_data & ~(uint64_t)OP_MASK);
 		switch (cqe->user_data & OP_MASK) {
 		case OP_ACCEPT: on_accept(u, cqe->res); break;
@@ -524,27 +531,40 @@ shed(struct uring *u)
 }
 
 /* Submit what this turn prepared and wait for a completion, or for the
- * next timer: one io_uring_enter.  0, or -1 with errno. */
+ * next timer: one io_uring_enter.  A send to a socket with room completes
+ * inside the submit.  Under light load (the last turn had one event or
+ * none), were that completion enough to end the wait, every reply would
+ * cost a second enter, the first returning at once with the send's
+ * completion, the next waiting for the request after it: so the wait is
+ * for the sends just submitted and one event more, and, lest a send to a
+ * full socket hold up the others' events, for at most SEND_WAIT_US then.
+ * Under load, it ends at the first completion: the turn spent reaping the
+ * sends lets the next batch of requests gather, one enter for them all.
+ * 0, or -1 with errno. */
 static int
 submit_and_wait(struct uring *u)
 {
 	struct __kernel_timespec ts;
 	struct io_uring_cqe *cqe;
-	long long due = 0, ms;
+	long long due = 0, us;
+	unsigned want = u->events > 1 ? 1 : 1 + u->sends;
 	int rc;
 
+	u->sends = 0;
 	if (u->nconns > 0)
 		due = u->sweep_at;
 	if (u->lfd != -1 && u->pause_until > u->now &&
 	    (due == 0 || u->pause_until < due))
 		due = u->pause_until;
-	if (due != 0) {
-		ms = due > u->now ? due - u->now : 0;
-		ts.tv_sec = ms / 1000;
-		ts.tv_nsec = (ms % 1000) * 1000000;
+	us = due == 0 ? -1 : due > u->now ? 1000 * (due - u->now) : 0;
+	if (want > 1 && (us < 0 || us > SEND_WAIT_US))
+		us = SEND_WAIT_US;
+	if (us >= 0) {
+		ts.tv_sec = us / 1000000;
+		ts.tv_nsec = (us % 1000000) * 1000;
 	}
-	rc = io_uring_submit_and_wait_timeout(&u->ring, &cqe, 1,
-	    due != 0 ? &ts : NULL, NULL);
+	rc = io_uring_submit_and_wait_timeout(&u->ring, &cqe, want,
+	    us >= 0 ? &ts : NULL, NULL);
 	if (rc < 0 && rc != -ETIME && rc != -EINTR) {
 		errno = -rc;
 		return -1;

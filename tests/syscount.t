@@ -19,6 +19,7 @@ sys.path.insert(0, os.path.join(HERE, "lib"))
 sys.path.insert(0, os.path.join(REPO, "bench"))
 from socklab import TAP, bin, have  # noqa: E402
 import siderun  # noqa: E402
+from socklab_bench import pin  # noqa: E402
 
 t = TAP()
 for prog in ("server", "loadgen"):
@@ -85,12 +86,12 @@ def cpus_allowed(pid, task=None):
     return None
 
 
-why = siderun.pin_setup(True)
+why = pin.pin_setup(True)
 if why:
     for n in ("pinned server and its threads", "pinned loadgen"):
         t.skip(n, why)
 else:
-    cs, cl = (str(c) for c in siderun.PIN)
+    cs, cl = (str(c) for c in pin.PIN)
     # reuseport: worker threads made at start, after taskset's exec.
     side = siderun.Side(BINDIR, "reuseport", sessions=1)
     side.start()
@@ -100,7 +101,7 @@ else:
         t.ok(len(tasks) > 1 and got == {cs},
              "pinned server: its %d threads may run on CPU %s only (%s)"
              % (len(tasks), cs, sorted(got)))
-        lg = subprocess.Popen(siderun.pinned(
+        lg = subprocess.Popen(pin.pinned(
             [bin("loadgen"), "--port", str(side.port), "-c", "1", "-d",
              "20", "--quiet"], "loadgen"), stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL)
@@ -117,7 +118,7 @@ else:
         t.is_(got, cl, "pinned loadgen may run on CPU %s only" % cl)
     finally:
         side.stop()
-    siderun.pin_setup(False)
+    pin.pin_setup(False)
 
 # One CPU in the mask: --pin is a usage error, in one line.
 if shutil.which("taskset"):
@@ -130,8 +131,7 @@ else:
     t.skip("bench.py --pin on one CPU", "taskset is not installed")
 
 # --- io_uring / epoll, one cell ---------------------------------------------
-tags = siderun.model_tags(BINDIR)
-if "io_uring" in tags and siderun.runnable(tags["io_uring"]):
+if "io_uring" in siderun.runnable(BINDIR):
     out = os.path.join(TMP, "ratio")
     p = script(RATIO, ["--bin", BINDIR, "--out", out, "--sessions", "2",
                        "--sizes", "128", "--rounds", "1", "-d", "0.2",
@@ -149,6 +149,56 @@ if "io_uring" in tags and siderun.runnable(tags["io_uring"]):
 else:
     t.skip("uringratio", "io_uring is unavailable here")
     t.skip("uringratio.md", "io_uring is unavailable here")
+
+# --- io_uring: one io_uring_enter a request at one session -----------------
+# The send's completion comes inside the submit; it must not end the wait
+# (it did: a second, empty, enter a request).
+name = "io_uring at 1 session: about one io_uring_enter a request"
+if "io_uring" not in siderun.runnable(BINDIR):
+    t.skip(name, "io_uring is unavailable here")
+else:
+    out = os.path.join(TMP, "uring1")
+    p = script(SYSCOUNT, ["--bin", BINDIR, "--out", out, "--models",
+                          "io_uring", "--sessions", "1", "-d", "0.3",
+                          "--warmup", "0.05", "--no-redis"])
+    if "skipped:" in p.stdout:
+        t.skip(name, p.stdout.strip().split("skipped: ", 1)[1])
+    else:
+        with open(os.path.join(out, "syscalls.csv")) as f:
+            rows = list(csv.DictReader(f))
+        r = rows[0] if len(rows) == 1 else {}
+        per = float(r.get("syscalls_per_request") or 0)
+        t.ok(p.returncode == 0 and int(r.get("replies") or 0) > 100 and
+             0.9 <= per < 1.5, "%s (%s syscalls/request over %s replies)"
+             % (name, r.get("syscalls_per_request"), r.get("replies")))
+
+# --- where the CPU goes: kprofile.py, one model ---------------------------
+KPROF = os.path.join(REPO, "bench", "kprofile.py")
+name = "kprofile: epoll at 50 sessions"
+out = os.path.join(TMP, "kprof")
+p = script(KPROF, ["--bin", BINDIR, "--out", out, "--models", "epoll",
+                   "-d", "0.3", "--warmup", "0.05", "--no-redis"])
+if p.returncode == 0 and "skipped:" in p.stdout:
+    t.skip(name, p.stdout.strip().split("skipped: ", 1)[1])
+    t.skip(name + ": the sentence", "not profiled")
+else:
+    with open(os.path.join(out, "kprofile.csv")) as f:
+        rows = list(csv.DictReader(f))
+    r = rows[0] if len(rows) == 1 else {}
+    # A reply sent a line: tcp_sendmsg must show; the shares are shares.
+    t.ok(p.returncode == 0 and r.get("model") == "epoll" and
+         0 < float(r.get("send") or 0) <= 100 and
+         all(0 <= float(r.get(k) or -1) <= 100 for k in
+             ("recv", "softirq", "entry", "user")),
+         "%s: shares of its samples (%s)" % (name, ", ".join(
+             "%s %s" % (k, r.get(k)) for k in ("send", "recv", "softirq",
+                                              "entry", "user"))))
+    import kprofile  # noqa: E402
+    got = kprofile.sentence(out, "epoll")
+    t.ok("`epoll`: %s %% of the samples under tcp_sendmsg" % r.get("send")
+         in got, name + ": the sentence carries its figures")
+p = script(KPROF, ["--bin", BINDIR, "--out", TMP, "-d", "0"], timeout=30)
+t.ok(p.returncode == 2, "kprofile.py -d 0: exit 2")
 
 for args, word in ((["--sessions", "0"], "--sessions"),
                    (["--sizes", "x"], "--sizes")):

@@ -1,6 +1,7 @@
 """socklab_bench - `make bench` as a package, one module a job.
 
     conf      constants of the workload, the bulk sizes, log and warn
+    pin       CPU pinning (--pin), shared with the side runs
     procs     every process the bench starts: servers, bounded commands
     memory    RSS and PSS of a server's process tree, sampled under load
     digest    loadgen's JSON: every field the driver reads is read there

@@ -7,7 +7,7 @@ import shlex
 import signal
 import socket
 
-import siderun  # bench/siderun.py: pinning
+from . import pin
 
 from . import columns
 from .conf import BULK, BULK_PIPELINE, BULK_SIZES, MAX_POOL, REPO, \
@@ -120,7 +120,8 @@ def parser():
                    help="the server on one CPU, loadgen on another "
                    "(make bench PIN=1)")
     p.add_argument("--no-syscalls", action="store_true",
-                   help="no system call counting runs (bench/syscount.py)")
+                   help="no system call counting or profiling runs "
+                   "(bench/syscount.py, bench/kprofile.py)")
     p.add_argument("--one", metavar="MODEL",
                    help="run one fixed workload against MODEL and exit")
     p.add_argument("-c", dest="sessions_one", type=int, default=100)
@@ -167,7 +168,7 @@ def defaults(a, p):
         a.hf_requests = 2000 if q else 30000
     if a.quick:
         a.hf_sessions = min(a.hf_sessions, 10)
-    why = siderun.pin_setup(a.pin)
+    why = pin.pin_setup(a.pin)
     if why:
         p.error(why)
 

@@ -9,7 +9,7 @@ import subprocess
 import tempfile
 import time
 
-import siderun  # bench/siderun.py: pinning (issue 12)
+from . import pin
 
 from .conf import PROBE, warn
 
@@ -98,7 +98,7 @@ class Server:
                         "--drain", "2"]
             if workers:
                 self.cmd += ["--workers", str(workers)]
-        self.cmd = siderun.pinned(self.cmd, "server")
+        self.cmd = pin.pinned(self.cmd, "server")
 
     def pid(self):
         return self.proc.pid if self.proc else None

@@ -9,9 +9,9 @@ import socket
 import subprocess
 
 import rank
-import siderun
 import uringratio
 
+from . import pin
 from .conf import (LINE_BYTES, MAX_POOL, REDIS_REQUEST, REDIS_REQUEST_BYTES,
                    REPO, warmup_for)
 from .digest import lg_summary
@@ -256,9 +256,9 @@ def machine():
         ("hyperfine", first_line(["hyperfine", "--version"])),
         ("gnuplot", first_line(["gnuplot", "--version"])),
         ("socklab", git),
-        ("pinning", siderun.pin_text() + (" in every loadgen run; the "
+        ("pinning", pin.pin_text() + (" in every loadgen run; the "
                                           "pingpong floor and hyperfine "
-                                          "unpinned" if siderun.PIN else "")),
+                                          "unpinned" if pin.PIN else "")),
     ]
 
 

@@ -6,12 +6,12 @@ import os
 import shutil
 import time
 
+import kprofile
 import rank
-import siderun  # bench/siderun.py, syscount.py, uringratio.py: issue 12
 import syscount
 import uringratio
 
-from . import columns, plots
+from . import columns, pin, plots
 from .collate import Collate
 from .conf import (BULK, BULK_PIPELINE, LINE_BYTES, REDIS_REQUEST,
                    REDIS_REQUEST_BYTES, log, warmup_for, warn)
@@ -64,7 +64,7 @@ class Bench(Collate, Refs):
         limit = warmup + a.duration + a.timeout * 2 + 30
         try:
             rc, err, timed_out = run_cmd_bounded(
-                siderun.pinned(cmd, "loadgen"), limit)
+                pin.pinned(cmd, "loadgen"), limit)
             lg_end = time.monotonic()
         finally:
             if sampler:
@@ -92,7 +92,7 @@ class Bench(Collate, Refs):
             "server_mem_idle": idle,
             "server_mem": mem,
             "wall_s": round(time.monotonic() - t0, 3),
-            "pinned": siderun.PIN,
+            "pinned": pin.PIN,
         }
         write_json(jpath, j)
         self._cleanup_log(srv)
@@ -227,6 +227,7 @@ class Bench(Collate, Refs):
                                                "hyperfine.json",
                                                "hyperfine.md",
                                                "syscalls.csv", "syscalls.md",
+                                               "kprofile.csv", "kprofile.md",
                                                "uringratio.csv",
                                                "uringratio.md"):
                     os.unlink(os.path.join(self.out, f))
@@ -282,6 +283,8 @@ class Bench(Collate, Refs):
         plots.write_plots(self)
         for mod, args in ((syscount, None if a.no_syscalls else
                            syscount.bench_args(a)),
+                          (kprofile, None if a.no_syscalls else
+                           kprofile.bench_args(a, self.models)),
                           (uringratio, uringratio.bench_args(a, self.models))):
             if args:
                 mod.main(args)
